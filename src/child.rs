@@ -1,0 +1,265 @@
+//! `ChildProcess`: the actor that owns one OS process of a session's MCP server.
+//!
+//! Its mailbox is the child's stdin queue. Two pump tasks read the child's output: stdout lines
+//! become frames cast to the session (tagged with this child's generation), stderr lines become
+//! log lines in the session's span. When stdout closes, the actor reaps the process and stops
+//! with its exit report as the reason, which the supervisor sees as a `SupervisionEvent`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::io::AsyncWriteExt;
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
+use tokio::task::JoinHandle;
+use tracing::Span;
+
+use crate::frame::Frame;
+use crate::line_reader::{Line, LineReader};
+use crate::process::{ChildPipes, ExitReport, ManagedProcess};
+use crate::session::SessionMsg;
+
+// ============================ ChildProcess actor ============================
+
+/// The actor owning one child process.
+pub struct ChildProcess;
+
+/// What the child actor is asked to do.
+pub enum ChildMsg {
+    /// Write one serialized frame (already ending in `\n`) to the child's stdin.
+    Write(Bytes),
+    /// The stdout pump reached end of file: the child is exiting.
+    StdoutClosed,
+    /// Stop the process gracefully and report how it ended.
+    Stop(RpcReplyPort<ExitReport>),
+}
+
+/// Everything a new child actor needs.
+pub struct ChildArgs {
+    /// The freshly spawned process.
+    pub process: ManagedProcess,
+    /// Its pipes.
+    pub pipes: ChildPipes,
+    /// Where frames go.
+    pub session: ActorRef<SessionMsg>,
+    /// Restart generation, so the session can drop messages of a child it replaced.
+    pub generation: u64,
+    /// Longest stdout line accepted.
+    pub max_message_bytes: usize,
+    /// How long each step of the graceful stop waits.
+    pub kill_grace: Duration,
+    /// The session's span: every log line about this child carries the session id.
+    pub span: Span,
+    /// Last stderr lines, kept so startup failures can say why.
+    pub stderr_tail: StderrTail,
+}
+
+/// The child actor's state.
+pub struct ChildState {
+    /// The OS process (its `Drop` kills the group if nothing else did).
+    process: ManagedProcess,
+    /// `None` once closed (stop requested or the child stopped reading).
+    stdin: Option<ChildStdin>,
+    /// How long each step of the graceful stop waits.
+    kill_grace: Duration,
+    /// Span with session id, pid and generation.
+    span: Span,
+    /// The pumps; aborted when the actor stops so no task outlives it.
+    pumps: [JoinHandle<()>; 2],
+}
+
+impl Actor for ChildProcess {
+    type Msg = ChildMsg;
+    type State = ChildState;
+    type Arguments = ChildArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ChildMsg>,
+        args: ChildArgs,
+    ) -> Result<ChildState, ActorProcessingErr> {
+        let pid = args.process.pid();
+        let span = tracing::info_span!(parent: &args.span, "child", pid, generation = args.generation);
+        let ChildPipes {
+            stdin,
+            stdout,
+            stderr,
+        } = args.pipes;
+        let stdout_pump = tokio::spawn(pump_stdout(
+            stdout,
+            args.max_message_bytes,
+            args.session,
+            args.generation,
+            myself,
+            span.clone(),
+        ));
+        let stderr_pump = tokio::spawn(pump_stderr(stderr, span.clone(), args.stderr_tail));
+        tracing::debug!(parent: &span, "MCP server process started");
+        Ok(ChildState {
+            process: args.process,
+            stdin: Some(stdin),
+            kill_grace: args.kill_grace,
+            span,
+            pumps: [stdout_pump, stderr_pump],
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<ChildMsg>,
+        message: ChildMsg,
+        state: &mut ChildState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ChildMsg::Write(line) => {
+                if let Some(stdin) = state.stdin.as_mut()
+                    && let Err(err) = stdin.write_all(&line).await
+                {
+                    // The child stopped reading (usually: it is exiting). Its stdout closing
+                    // will tell the session; until then, further writes are dropped.
+                    tracing::warn!(parent: &state.span, error = %err, "cannot write to the MCP server's stdin; it is probably exiting");
+                    state.stdin = None;
+                }
+            }
+            ChildMsg::StdoutClosed => {
+                let report = state.process.reap(state.kill_grace).await;
+                myself.stop(Some(report.encode()));
+            }
+            ChildMsg::Stop(reply) => {
+                let report = state
+                    .process
+                    .stop(state.stdin.take(), state.kill_grace)
+                    .await;
+                let _ = reply.send(report);
+                myself.stop(Some(report.encode()));
+            }
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<ChildMsg>,
+        state: &mut ChildState,
+    ) -> Result<(), ActorProcessingErr> {
+        for pump in &state.pumps {
+            pump.abort();
+        }
+        Ok(())
+    }
+}
+
+/// Reads frames from the child's stdout and casts them to the session.
+async fn pump_stdout(
+    stdout: ChildStdout,
+    max_line: usize,
+    session: ActorRef<SessionMsg>,
+    generation: u64,
+    child: ActorRef<ChildMsg>,
+    span: Span,
+) {
+    let mut reader = LineReader::new(stdout, max_line);
+    loop {
+        match reader.next_line().await {
+            Ok(Some(Line::Complete(bytes))) => {
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match Frame::parse(bytes) {
+                    Ok(frame) => {
+                        if session
+                            .cast(SessionMsg::FromChild { generation, frame })
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    Err(err) => tracing::warn!(
+                        parent: &span,
+                        error = %err,
+                        line = %String::from_utf8_lossy(&bytes[..bytes.len().min(200)]),
+                        "the MCP server wrote a stdout line that is not a JSON-RPC message; dropped (servers must log to stderr, not stdout)"
+                    ),
+                }
+            }
+            Ok(Some(Line::TooLong(len))) => tracing::error!(
+                parent: &span,
+                bytes = len,
+                limit = max_line,
+                "the MCP server wrote a message larger than --max-message-bytes; dropped (raise the limit if such messages are expected)"
+            ),
+            Ok(None) => break,
+            Err(err) => {
+                tracing::warn!(parent: &span, error = %err, "cannot read the MCP server's stdout");
+                break;
+            }
+        }
+    }
+    let _ = child.cast(ChildMsg::StdoutClosed);
+}
+
+/// The last few stderr lines of a child, shared with the session for error reports.
+#[derive(Clone, Default)]
+pub struct StderrTail(Arc<Mutex<VecDeque<String>>>);
+
+impl StderrTail {
+    /// Lines kept.
+    const KEEP: usize = 8;
+
+    fn push(&self, line: String) {
+        if let Ok(mut lines) = self.0.lock() {
+            if lines.len() == Self::KEEP {
+                lines.pop_front();
+            }
+            lines.push_back(line);
+        }
+    }
+
+    /// A copy of the kept lines, oldest first.
+    pub fn lines(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|lines| lines.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Most stderr lines logged per second; beyond it lines are counted, not logged, so a flood
+/// can neither block the child (the pipe is always drained) nor drown the proxy's log.
+const STDERR_LINES_PER_SECOND: u32 = 200;
+
+/// Forwards the child's stderr to the log, line by line.
+async fn pump_stderr(stderr: ChildStderr, span: Span, tail: StderrTail) {
+    let mut reader = LineReader::new(stderr, 16 * 1024);
+    let mut window_start = tokio::time::Instant::now();
+    let mut logged = 0u32;
+    let mut suppressed = 0u64;
+    loop {
+        let line = match reader.next_line().await {
+            Ok(Some(Line::Complete(bytes))) => String::from_utf8_lossy(bytes).into_owned(),
+            Ok(Some(Line::TooLong(len))) => format!("[{len} bytes of stderr without a newline]"),
+            Ok(None) | Err(_) => break,
+        };
+        let now = tokio::time::Instant::now();
+        if now.duration_since(window_start) >= Duration::from_secs(1) {
+            if suppressed > 0 {
+                tracing::warn!(parent: &span, suppressed, "MCP server stderr flood: lines not logged");
+            }
+            window_start = now;
+            logged = 0;
+            suppressed = 0;
+        }
+        if logged < STDERR_LINES_PER_SECOND {
+            logged += 1;
+            tracing::info!(target: "hyper_mcp_proxy::child_stderr", parent: &span, "{line}");
+        } else {
+            suppressed += 1;
+        }
+        tail.push(line);
+    }
+    if suppressed > 0 {
+        tracing::warn!(parent: &span, suppressed, "MCP server stderr flood: lines not logged");
+    }
+}

@@ -1,0 +1,209 @@
+//! Command line and environment → a validated [`Config`].
+//!
+//! Flag names, defaults and environment variables here are the product's public interface and
+//! are documented in README.md; change them only together.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// `hyper-mcp-proxy [OPTIONS] [-- <COMMAND> [ARGS...]]`
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "hyper-mcp-proxy",
+    version,
+    about = "Serve a stdio MCP server over Streamable HTTP, one supervised child process per session",
+    after_help = "With no COMMAND, the built-in demo MCP server is spawned for each session."
+)]
+pub struct Cli {
+    /// Address to bind the HTTP listener to.
+    #[arg(short = 'H', long, env = "HYPER_MCP_PROXY_HOST", default_value = "127.0.0.1")]
+    pub host: IpAddr,
+
+    /// Port to bind to (0 picks a free port; the startup log line says which).
+    #[arg(short = 'p', long, env = "HYPER_MCP_PROXY_PORT", default_value_t = 8080)]
+    pub port: u16,
+
+    /// URL path the MCP endpoint is mounted on.
+    #[arg(short = 'e', long, env = "HYPER_MCP_PROXY_ENDPOINT", default_value = "/mcp")]
+    pub endpoint: String,
+
+    /// Largest accepted HTTP request body, in bytes (larger bodies get 413).
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Largest line the child may write to stdout, in bytes (longer lines are dropped and logged).
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Extra allowed `Origin` values (e.g. https://app.example.com), or `*` for any.
+    /// Localhost origins are always allowed.
+    #[arg(long = "allow-origin", env = "HYPER_MCP_PROXY_ALLOW_ORIGIN", value_delimiter = ',')]
+    pub allow_origin: Vec<String>,
+
+    /// Extra allowed `Host` header names while bound to loopback (e.g. proxy.internal), or `*`.
+    #[arg(long = "allow-host", env = "HYPER_MCP_PROXY_ALLOW_HOST", value_delimiter = ',')]
+    pub allow_host: Vec<String>,
+
+    /// Seconds between SSE keep-alive comments on idle streams (0 disables).
+    #[arg(long, env = "HYPER_MCP_PROXY_SSE_KEEPALIVE", default_value_t = 15)]
+    pub sse_keepalive: u64,
+
+    /// The stdio MCP server to spawn per session: program and arguments, after `--`.
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// The program a session spawns, with its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// Executable path or name looked up in `PATH`.
+    pub program: PathBuf,
+    /// Arguments passed verbatim (no shell).
+    pub args: Vec<String>,
+}
+
+impl CommandSpec {
+    /// How the command is shown in logs and errors.
+    pub fn display(&self) -> String {
+        let mut shown = self.program.display().to_string();
+        for arg in &self.args {
+            shown.push(' ');
+            shown.push_str(arg);
+        }
+        shown
+    }
+}
+
+/// Everything a session needs to know, shared by all sessions.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// What to spawn.
+    pub command: CommandSpec,
+    /// Cap on one stdout line of the child.
+    pub max_message_bytes: usize,
+    /// Capacity of each client stream's channel; a full channel detaches that stream.
+    pub stream_capacity: usize,
+    /// How long each step of a child's graceful stop waits before escalating.
+    pub kill_grace: Duration,
+}
+
+/// Validated configuration of the whole proxy.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HTTP endpoint path, always starting with `/`.
+    pub endpoint: String,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Extra allowed origins (`*` allows all).
+    pub allow_origin: Vec<String>,
+    /// Extra allowed host names when bound to loopback (`*` allows all).
+    pub allow_host: Vec<String>,
+    /// SSE keep-alive period; `None` disables keep-alive comments.
+    pub sse_keepalive: Option<Duration>,
+    /// Per-session settings.
+    pub session: Arc<SessionConfig>,
+}
+
+/// A configuration the proxy refuses to start with.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The endpoint is not an absolute path.
+    #[error("--endpoint must start with '/', got {0:?}")]
+    Endpoint(String),
+    /// The path of this executable, needed for the built-in demo server, is unknown.
+    #[error("cannot find this executable to run the built-in demo server: {0}")]
+    CurrentExe(std::io::Error),
+    /// A limit was set to zero.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+}
+
+impl Cli {
+    /// Checks the flags and resolves the command (the built-in demo server when none is given).
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        if !self.endpoint.starts_with('/') {
+            return Err(ConfigError::Endpoint(self.endpoint));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::Zero("--max-body-bytes"));
+        }
+        if self.max_message_bytes == 0 {
+            return Err(ConfigError::Zero("--max-message-bytes"));
+        }
+        let command = match self.command.split_first() {
+            Some((program, args)) => CommandSpec {
+                program: PathBuf::from(program),
+                args: args.to_vec(),
+            },
+            None => CommandSpec {
+                program: std::env::current_exe().map_err(ConfigError::CurrentExe)?,
+                args: vec![DEMO_SERVER_SUBCOMMAND.to_string()],
+            },
+        };
+        Ok(Config {
+            endpoint: self.endpoint,
+            max_body_bytes: self.max_body_bytes,
+            allow_origin: self.allow_origin,
+            allow_host: self.allow_host,
+            sse_keepalive: (self.sse_keepalive > 0).then(|| Duration::from_secs(self.sse_keepalive)),
+            session: Arc::new(SessionConfig {
+                command,
+                max_message_bytes: self.max_message_bytes,
+                stream_capacity: 1024,
+                kill_grace: Duration::from_secs(2),
+            }),
+        })
+    }
+}
+
+/// First argument that makes this binary act as the built-in demo stdio MCP server.
+pub const DEMO_SERVER_SUBCOMMAND: &str = "demo-server";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_reference_cli() {
+        let cli = Cli::try_parse_from(["hyper-mcp-proxy"]).unwrap();
+        assert_eq!(cli.host.to_string(), "127.0.0.1");
+        assert_eq!(cli.port, 8080);
+        assert_eq!(cli.endpoint, "/mcp");
+        assert_eq!(cli.max_body_bytes, 67_108_864);
+        let config = cli.into_config().unwrap();
+        assert_eq!(config.session.command.args, vec!["demo-server".to_string()]);
+    }
+
+    #[test]
+    fn command_after_double_dash_is_taken_verbatim() {
+        let cli = Cli::try_parse_from([
+            "hyper-mcp-proxy",
+            "-H",
+            "0.0.0.0",
+            "-p",
+            "3000",
+            "-e",
+            "/v1/mcp",
+            "--",
+            "my-server",
+            "--flag",
+            "value",
+        ])
+        .unwrap();
+        let config = cli.into_config().unwrap();
+        assert_eq!(config.endpoint, "/v1/mcp");
+        assert_eq!(config.session.command.program, PathBuf::from("my-server"));
+        assert_eq!(config.session.command.args, vec!["--flag", "value"]);
+        assert_eq!(config.session.command.display(), "my-server --flag value");
+    }
+
+    #[test]
+    fn endpoint_must_be_absolute() {
+        let cli = Cli::try_parse_from(["hyper-mcp-proxy", "-e", "mcp"]).unwrap();
+        assert!(matches!(cli.into_config(), Err(ConfigError::Endpoint(_))));
+    }
+}

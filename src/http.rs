@@ -1,0 +1,344 @@
+//! The Streamable HTTP endpoint: axum routes that check the transport's header rules and turn
+//! each POST, GET and DELETE into a message to the session's actor (or the router).
+
+pub mod rules;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use ractor::ActorRef;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::frame::{Frame, FrameKind, INTERNAL_ERROR, INVALID_REQUEST};
+use crate::index::{SessionId, SessionIndex};
+use crate::router::{OpenError, RouterMsg};
+use crate::session::SessionMsg;
+use crate::sse::sse_body;
+use crate::stream::{StreamEnd, StreamSender};
+
+/// The session id header.
+pub const SESSION_HEADER: &str = "mcp-session-id";
+/// The protocol version header.
+pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct HttpState(Arc<HttpShared>);
+
+/// The shared part of [`HttpState`].
+pub struct HttpShared {
+    /// Live sessions, read on every request.
+    index: Arc<SessionIndex>,
+    /// Lifecycle requests (open, close).
+    router: ActorRef<RouterMsg>,
+    /// The proxy's configuration.
+    config: Config,
+    /// Whether the listener is bound to a loopback address (enables `Host` checks).
+    bound_to_loopback: bool,
+    /// Source of stream numbers for SSE event ids.
+    next_stream: AtomicU64,
+}
+
+impl HttpState {
+    /// Builds the shared state for a listener bound to `local_addr`.
+    pub fn new(
+        index: Arc<SessionIndex>,
+        router: ActorRef<RouterMsg>,
+        config: Config,
+        local_addr: SocketAddr,
+    ) -> HttpState {
+        HttpState(Arc::new(HttpShared {
+            index,
+            router,
+            config,
+            bound_to_loopback: local_addr.ip().is_loopback(),
+            next_stream: AtomicU64::new(1),
+        }))
+    }
+}
+
+/// The MCP endpoint's routes.
+pub fn routes(state: HttpState) -> Router {
+    let endpoint = state.0.config.endpoint.clone();
+    let limit = state.0.config.max_body_bytes;
+    Router::new()
+        .route(
+            &endpoint,
+            post(post_message).get(open_standalone_stream).delete(close_session),
+        )
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(state)
+}
+
+/// A JSON-RPC error body with an HTTP status, for answers the proxy gives itself.
+pub fn rpc_error(status: StatusCode, code: i64, message: &str) -> Response {
+    let body = Frame::error_response(Value::Null, code, message, None).to_bytes();
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+async fn post_message(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if let Err(refused) = state.check_common(&headers) {
+        return refused;
+    }
+    if !header_str(&headers, header::CONTENT_TYPE.as_str()).is_some_and(rules::is_json_content_type)
+    {
+        return rpc_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            INVALID_REQUEST,
+            "Content-Type must be application/json",
+        );
+    }
+    if !header_str(&headers, header::ACCEPT.as_str()).is_some_and(rules::accepts_json_and_sse) {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            INVALID_REQUEST,
+            "Accept must include both application/json and text/event-stream",
+        );
+    }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let limit = state.0.config.max_body_bytes;
+            return rpc_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                INVALID_REQUEST,
+                &format!("request body is larger than --max-body-bytes ({limit} bytes)"),
+            );
+        }
+        Err(rejection) => {
+            return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &rejection.body_text());
+        }
+    };
+    let frame = match Frame::parse(&body) {
+        Ok(frame) => frame,
+        Err(err) => return rpc_error(StatusCode::BAD_REQUEST, err.code(), &err.to_string()),
+    };
+    let session = match header_str(&headers, SESSION_HEADER) {
+        Some(id) => Some(SessionId::from_header(id)),
+        None if headers.contains_key(SESSION_HEADER) => {
+            return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "invalid Mcp-Session-Id header");
+        }
+        None => None,
+    };
+    let is_initialize = frame.kind() == FrameKind::Request && frame.method() == Some("initialize");
+    match (is_initialize, session) {
+        (true, None) => state.open_session(frame).await,
+        (true, Some(_)) => rpc_error(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "initialize opens a new session and must not carry Mcp-Session-Id",
+        ),
+        (false, None) => rpc_error(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Mcp-Session-Id header is required (send initialize first)",
+        ),
+        (false, Some(id)) => {
+            let Some(actor) = state.0.index.get(&id) else {
+                return session_not_found();
+            };
+            if frame.kind() == FrameKind::Request {
+                state.forward_request(actor, frame, None).await
+            } else if actor.cast(SessionMsg::Deliver(frame)).is_ok() {
+                StatusCode::ACCEPTED.into_response()
+            } else {
+                session_not_found()
+            }
+        }
+    }
+}
+
+async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = state.check_common(&headers) {
+        return refused;
+    }
+    if !header_str(&headers, header::ACCEPT.as_str()).is_some_and(rules::accepts_sse) {
+        return rpc_error(
+            StatusCode::NOT_ACCEPTABLE,
+            INVALID_REQUEST,
+            "Accept must include text/event-stream",
+        );
+    }
+    let actor = match state.session_of(&headers) {
+        Ok(actor) => actor,
+        Err(refused) => return refused,
+    };
+    let (stream, rx) = state.new_stream();
+    let stream_id = stream.id;
+    if actor.cast(SessionMsg::Listen { stream }).is_err() {
+        return session_not_found();
+    }
+    sse_response(sse_body(None, rx, stream_id, state.0.config.sse_keepalive))
+}
+
+async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Err(refused) = state.check_common(&headers) {
+        return refused;
+    }
+    let Some(id) = header_str(&headers, SESSION_HEADER) else {
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            INVALID_REQUEST,
+            "Mcp-Session-Id header is required",
+        );
+    };
+    let id = SessionId::from_header(id);
+    let closed = ractor::call!(state.0.router, |reply| RouterMsg::Close { id, reply });
+    match closed {
+        Ok(true) => StatusCode::OK.into_response(),
+        Ok(false) => session_not_found(),
+        Err(_) => rpc_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            INTERNAL_ERROR,
+            "the proxy is shutting down",
+        ),
+    }
+}
+
+impl HttpState {
+    /// Origin, Host and protocol-version rules shared by every method.
+    #[allow(clippy::result_large_err)]
+    fn check_common(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let config = &self.0.config;
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let allowed = origin
+                .to_str()
+                .is_ok_and(|origin| rules::origin_allowed(origin, &config.allow_origin));
+            if !allowed {
+                tracing::warn!(origin = ?origin, "refused a request from a disallowed Origin (add it with --allow-origin)");
+                return Err(rpc_error(StatusCode::FORBIDDEN, INVALID_REQUEST, "Origin not allowed"));
+            }
+        }
+        if let Some(host) = headers.get(header::HOST) {
+            let allowed = host.to_str().is_ok_and(|host| {
+                rules::host_allowed(host, self.0.bound_to_loopback, &config.allow_host)
+            });
+            if !allowed {
+                tracing::warn!(host = ?host, "refused a request for a disallowed Host (add it with --allow-host)");
+                return Err(rpc_error(StatusCode::FORBIDDEN, INVALID_REQUEST, "Host not allowed"));
+            }
+        }
+        if let Some(version) = headers.get(PROTOCOL_VERSION_HEADER)
+            && !version.to_str().is_ok_and(rules::protocol_version_supported)
+        {
+            let message = format!(
+                "unsupported MCP-Protocol-Version {version:?}; supported: {}",
+                rules::SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+            );
+            return Err(rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &message));
+        }
+        Ok(())
+    }
+
+    /// The session named by the request's header: 400 without one, 404 for an unknown one.
+    #[allow(clippy::result_large_err)]
+    fn session_of(&self, headers: &HeaderMap) -> Result<ActorRef<SessionMsg>, Response> {
+        let Some(id) = header_str(headers, SESSION_HEADER) else {
+            return Err(rpc_error(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                "Mcp-Session-Id header is required",
+            ));
+        };
+        self.0
+            .index
+            .get(&SessionId::from_header(id))
+            .ok_or_else(session_not_found)
+    }
+
+    fn new_stream(&self) -> (StreamSender, crate::stream::StreamReceiver) {
+        let id = self.0.next_stream.fetch_add(1, Ordering::Relaxed);
+        StreamSender::channel(id, self.0.config.session.stream_capacity)
+    }
+
+    /// Opens a session for `initialize` and forwards it.
+    async fn open_session(&self, frame: Frame) -> Response {
+        match ractor::call!(self.0.router, RouterMsg::Open) {
+            Ok(Ok((id, actor))) => self.forward_request(actor, frame, Some(id)).await,
+            Ok(Err(OpenError::Draining)) | Err(_) => rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                INTERNAL_ERROR,
+                "the proxy is shutting down and accepts no new sessions",
+            ),
+            Ok(Err(err)) => {
+                tracing::error!(error = %err, "cannot open a session");
+                rpc_error(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR, &err.to_string())
+            }
+        }
+    }
+
+    /// Sends a request to its session and answers with JSON (when the answer comes first) or
+    /// with an SSE stream (when anything else comes first).
+    async fn forward_request(
+        &self,
+        actor: ActorRef<SessionMsg>,
+        frame: Frame,
+        new_session: Option<SessionId>,
+    ) -> Response {
+        let (stream, mut rx) = self.new_stream();
+        let stream_id = stream.id;
+        if actor.cast(SessionMsg::Request { frame, stream }).is_err() {
+            return session_not_found();
+        }
+        let Some(first) = rx.recv().await else {
+            // The session dropped the request without an answer: it was cancelled by the
+            // client, or the session ended. An empty stream is all that is left to say.
+            return sse_response(Body::empty());
+        };
+        // A failed initialize ends its session: there is no id to hand out then.
+        let new_session = new_session.filter(|_| first.end != StreamEnd::Error);
+        let mut response = match first.end {
+            StreamEnd::Open => sse_response(sse_body(
+                Some(first),
+                rx,
+                stream_id,
+                self.0.config.sse_keepalive,
+            )),
+            StreamEnd::Result | StreamEnd::Error => json_response(first.payload),
+        };
+        if let Some(id) = new_session
+            && let Ok(value) = HeaderValue::from_str(id.as_str())
+        {
+            response.headers_mut().insert(SESSION_HEADER, value);
+        }
+        response
+    }
+}
+
+fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name)?.to_str().ok()
+}
+
+fn session_not_found() -> Response {
+    rpc_error(
+        StatusCode::NOT_FOUND,
+        INVALID_REQUEST,
+        "session not found (it ended or never existed); send initialize to start a new one",
+    )
+}
+
+fn json_response(payload: Bytes) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], payload).into_response()
+}
+
+fn sse_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}

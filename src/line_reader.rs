@@ -1,0 +1,119 @@
+//! `LineReader`: newline-delimited framing of a child's output with a hard cap per line, so a
+//! child that never writes `\n` cannot make the proxy buffer without bound.
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+
+/// One line read from the child.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A complete line without its `\n` (and without a trailing `\r`).
+    Complete(&'a [u8]),
+    /// A line longer than the cap; its bytes were discarded. Holds its length.
+    TooLong(usize),
+}
+
+/// Reads capped lines from an async byte source.
+pub struct LineReader<R> {
+    /// Buffered so that small lines cost one syscall per buffer, not per line.
+    inner: BufReader<R>,
+    /// Longest line kept, in bytes.
+    max_line: usize,
+    /// The line being assembled; reused between lines to avoid reallocating.
+    line: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    /// Wraps `source`, keeping lines of at most `max_line` bytes.
+    pub fn new(source: R, max_line: usize) -> LineReader<R> {
+        LineReader {
+            inner: BufReader::with_capacity(64 * 1024, source),
+            max_line,
+            line: Vec::new(),
+        }
+    }
+
+    /// The next line, or `None` at end of input.
+    pub async fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
+        self.line.clear();
+        if self.line.capacity() > 1024 * 1024 {
+            // Give back the memory of a past huge message.
+            self.line = Vec::new();
+        }
+        let mut discarded = 0usize;
+        loop {
+            let available = self.inner.fill_buf().await?;
+            if available.is_empty() {
+                if discarded > 0 {
+                    return Ok(Some(Line::TooLong(discarded)));
+                }
+                if self.line.is_empty() {
+                    return Ok(None);
+                }
+                break;
+            }
+            let (chunk, consumed, done) = match available.iter().position(|&b| b == b'\n') {
+                Some(end) => (&available[..end], end + 1, true),
+                None => (available, available.len(), false),
+            };
+            if discarded > 0 || self.line.len() + chunk.len() > self.max_line {
+                discarded += self.line.len() + chunk.len();
+                self.line.clear();
+            } else {
+                self.line.extend_from_slice(chunk);
+            }
+            self.inner.consume(consumed);
+            if done {
+                if discarded > 0 {
+                    return Ok(Some(Line::TooLong(discarded)));
+                }
+                break;
+            }
+        }
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        Ok(Some(Line::Complete(&self.line)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn lines(input: &[u8], max: usize) -> Vec<Result<String, usize>> {
+        let mut reader = LineReader::new(input, max);
+        let mut out = Vec::new();
+        while let Some(line) = reader.next_line().await.unwrap() {
+            out.push(match line {
+                Line::Complete(bytes) => Ok(String::from_utf8(bytes.to_vec()).unwrap()),
+                Line::TooLong(len) => Err(len),
+            });
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn splits_lines_and_strips_carriage_returns() {
+        assert_eq!(
+            lines(b"a\r\nbb\n\nccc", 10).await,
+            vec![Ok("a".into()), Ok("bb".into()), Ok("".into()), Ok("ccc".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn over_long_lines_are_reported_and_skipped() {
+        assert_eq!(
+            lines(b"12345\nok\n1234567890123\nend\n", 4).await,
+            vec![Err(5), Ok("ok".into()), Err(13), Ok("end".into())]
+        );
+    }
+
+    #[tokio::test]
+    async fn lines_spanning_many_buffers_are_kept_whole() {
+        let mut input = vec![b'x'; 200_000];
+        input.push(b'\n');
+        let got = lines(&input, 300_000).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].as_ref().map(String::len), Ok(200_000));
+    }
+}

@@ -1,0 +1,66 @@
+//! The `hyper-mcp-proxy` binary: parses the command line, sets up logging, binds the listener
+//! and runs the proxy until SIGINT or SIGTERM. `hyper-mcp-proxy demo-server` runs the built-in
+//! demo stdio MCP server instead.
+
+use anyhow::Context;
+use clap::Parser;
+use hyper_mcp_proxy::config::{Cli, DEMO_SERVER_SUBCOMMAND};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some(DEMO_SERVER_SUBCOMMAND) {
+        return run_demo_server();
+    }
+    let cli = Cli::parse();
+    init_tracing();
+    let addr = std::net::SocketAddr::new(cli.host, cli.port);
+    let config = cli.into_config()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let bound = listener.local_addr()?;
+        tracing::info!(
+            command = %config.session.command.display(),
+            "listening on http://{bound}{}",
+            config.endpoint
+        );
+        hyper_mcp_proxy::run(listener, config, shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+fn run_demo_server() -> anyhow::Result<()> {
+    anyhow::bail!("demo not yet")
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,hyper_mcp_proxy=debug"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Completes on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut terminate = match signal(SignalKind::terminate()) {
+        Ok(stream) => stream,
+        Err(err) => {
+            tracing::error!(error = %err, "cannot listen for SIGTERM; only Ctrl-C will stop the proxy");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+    }
+}

@@ -1,0 +1,306 @@
+//! `SessionSupervisor`: the actor that is one MCP session. It owns the session's protocol state
+//! (phase, id tables, client streams, backlog) and supervises the `ChildProcess` actor of the
+//! session's MCP server.
+//!
+//! Pure helpers live beside it: `session/inflight.rs` (id tables), `session/route.rs` (which
+//! stream a child message goes to), `session/backlog.rs` (messages waiting for a stream).
+//! The message handlers are split by direction: `session/from_client.rs` and
+//! `session/from_child.rs`.
+
+mod backlog;
+mod from_child;
+mod from_client;
+pub mod inflight;
+pub mod route;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
+use serde_json::{Value, json};
+use tracing::Span;
+
+use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail};
+use crate::config::SessionConfig;
+use crate::frame::{Frame, SERVER_ERROR};
+use crate::index::SessionId;
+use crate::process::{ExitReport, ManagedProcess};
+use crate::stream::StreamSender;
+
+use backlog::Backlog;
+use inflight::{ClientRequests, ServerRequests};
+
+// ============================ SessionSupervisor actor ============================
+
+/// The actor of one MCP session.
+pub struct SessionSupervisor;
+
+/// What a session is told.
+pub enum SessionMsg {
+    /// A client request, with the stream that carries its answer.
+    Request {
+        /// The request as the client sent it.
+        frame: Frame,
+        /// The POST's answer stream.
+        stream: StreamSender,
+    },
+    /// A client notification, or the client's answer to a server→client request.
+    Deliver(Frame),
+    /// The client opened its standalone GET stream.
+    Listen {
+        /// The GET's stream.
+        stream: StreamSender,
+    },
+    /// A frame from the child of `generation`.
+    FromChild {
+        /// Which child wrote it; frames of a replaced child are dropped.
+        generation: u64,
+        /// The frame.
+        frame: Frame,
+    },
+    /// Housekeeping timer: expires parked messages.
+    Tick,
+}
+
+/// What the router gives a new session.
+pub struct SessionArgs {
+    /// The session's id, for logs.
+    pub id: SessionId,
+    /// Shared settings.
+    pub config: Arc<SessionConfig>,
+}
+
+/// Where the session is in the MCP lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Spawned by the router; the client's `initialize` is on its way.
+    AwaitingInitialize,
+    /// The child has the client's `initialize` (this proxy id) and has not answered yet.
+    Initializing(u64),
+    /// The child answered `initialize`; messages flow.
+    Ready,
+}
+
+/// The child process currently serving the session.
+struct CurrentChild {
+    /// Its actor.
+    actor: ActorRef<ChildMsg>,
+    /// Its OS pid, for logs.
+    pid: u32,
+}
+
+/// The session's state.
+pub struct SessionState {
+    /// Span carrying the session id; every log line of the session is inside it.
+    span: Span,
+    /// Shared settings.
+    config: Arc<SessionConfig>,
+    /// Lifecycle phase.
+    phase: Phase,
+    /// The running child, `None` before the first spawn and after it exits.
+    child: Option<CurrentChild>,
+    /// Generation of the current (or last) child; frames of other generations are dropped.
+    generation: u64,
+    /// Last stderr lines of the current child, for error reports.
+    stderr_tail: StderrTail,
+    /// Client requests in flight on the child.
+    requests: ClientRequests,
+    /// Child requests waiting for the client.
+    server_requests: ServerRequests,
+    /// The standalone GET stream, if open.
+    standalone: Option<StreamSender>,
+    /// Messages waiting for a stream.
+    backlog: Backlog,
+    /// Whether a `Tick` is already scheduled.
+    tick_scheduled: bool,
+}
+
+/// How long a message may wait in the backlog for a GET stream.
+const BACKLOG_MAX_AGE: Duration = Duration::from_secs(30);
+/// How many messages the backlog keeps.
+const BACKLOG_CAPACITY: usize = 256;
+
+impl Actor for SessionSupervisor {
+    type Msg = SessionMsg;
+    type State = SessionState;
+    type Arguments = SessionArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        args: SessionArgs,
+    ) -> Result<SessionState, ActorProcessingErr> {
+        // Nothing slow here: the child is spawned when the client's initialize arrives, so the
+        // router never waits for a process to start.
+        Ok(SessionState {
+            span: tracing::info_span!("session", id = %args.id),
+            config: args.config,
+            phase: Phase::AwaitingInitialize,
+            child: None,
+            generation: 0,
+            stderr_tail: StderrTail::default(),
+            requests: ClientRequests::default(),
+            server_requests: ServerRequests::default(),
+            standalone: None,
+            backlog: Backlog::new(BACKLOG_CAPACITY),
+            tick_scheduled: false,
+        })
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        message: SessionMsg,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            SessionMsg::Request { frame, stream } => {
+                state.on_client_request(&myself, frame, stream).await
+            }
+            SessionMsg::Deliver(frame) => state.on_client_message(frame),
+            SessionMsg::Listen { stream } => state.on_listen(stream),
+            SessionMsg::FromChild { generation, frame } => {
+                if generation == state.generation {
+                    state.on_child_frame(&myself, frame);
+                } else {
+                    tracing::debug!(parent: &state.span, generation, "dropped a message of a replaced MCP server process");
+                }
+            }
+            SessionMsg::Tick => state.on_tick(&myself),
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        event: SupervisionEvent,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        // Overridden: ractor's default would stop the session whenever its child exits.
+        let (cell, report) = match event {
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, ExitReport::decode(reason.as_deref()))
+            }
+            SupervisionEvent::ActorFailed(cell, err) => {
+                tracing::error!(parent: &state.span, error = %err, "the child process actor failed");
+                (cell, ExitReport::Unknown)
+            }
+            _ => return Ok(()),
+        };
+        let is_current = state
+            .child
+            .as_ref()
+            .is_some_and(|child| child.actor.get_id() == cell.get_id());
+        if is_current {
+            state.on_child_exit(&myself, report);
+        }
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<SessionMsg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(child) = state.child.take() {
+            state.stop_child(child).await;
+        }
+        state.fail_all_requests("the MCP session was closed", json!({ "reason": "session closed" }));
+        tracing::info!(parent: &state.span, "session closed");
+        Ok(())
+    }
+}
+
+impl SessionState {
+    /// Spawns a new child process and its actor, as the next generation.
+    async fn start_child(&mut self, myself: &ActorRef<SessionMsg>) -> Result<(), String> {
+        let (process, pipes) =
+            ManagedProcess::spawn(&self.config.command).map_err(|err| err.to_string())?;
+        let pid = process.pid();
+        self.generation += 1;
+        self.stderr_tail = StderrTail::default();
+        let args = ChildArgs {
+            process,
+            pipes,
+            session: myself.clone(),
+            generation: self.generation,
+            max_message_bytes: self.config.max_message_bytes,
+            kill_grace: self.config.kill_grace,
+            span: self.span.clone(),
+            stderr_tail: self.stderr_tail.clone(),
+        };
+        let (actor, _) = Actor::spawn_linked(None, ChildProcess, args, myself.get_cell())
+            .await
+            .map_err(|err| format!("cannot start the child process actor: {err}"))?;
+        tracing::info!(parent: &self.span, pid, generation = self.generation, command = %self.config.command.display(), "MCP server process started");
+        self.child = Some(CurrentChild { actor, pid });
+        Ok(())
+    }
+
+    /// Stops a child gracefully and waits for it (bounded), killing it if it does not comply.
+    async fn stop_child(&self, child: CurrentChild) {
+        // Each step of the graceful stop waits `kill_grace`; leave room for both plus reaping.
+        let budget = self.config.kill_grace * 2 + Duration::from_secs(2);
+        let outcome = ractor::call_t!(child.actor, ChildMsg::Stop, budget.as_millis() as u64);
+        match outcome {
+            Ok(report) => {
+                tracing::info!(parent: &self.span, pid = child.pid, exit = %report, "MCP server process stopped")
+            }
+            Err(err) => {
+                tracing::warn!(parent: &self.span, pid = child.pid, error = %err, "MCP server process did not stop in time; killing its process group");
+                child.actor.kill();
+            }
+        }
+    }
+
+    /// The child of the current generation is gone.
+    fn on_child_exit(&mut self, myself: &ActorRef<SessionMsg>, report: ExitReport) {
+        let pid = self.child.take().map(|child| child.pid);
+        let command = self.config.command.display();
+        if let Phase::Initializing(proxy_id) = self.phase {
+            tracing::error!(parent: &self.span, ?pid, exit = %report, %command, "MCP server exited before answering initialize; check the command and its stderr above");
+            let message = format!("MCP server `{command}` exited before answering initialize ({report})");
+            let data = json!({
+                "command": command,
+                "exit": report.to_json(),
+                "stderr": self.stderr_tail.lines(),
+            });
+            self.answer_with_error(proxy_id, SERVER_ERROR, &message, Some(data));
+            myself.stop(Some("child exited before initialize".into()));
+            return;
+        }
+        tracing::warn!(parent: &self.span, ?pid, exit = %report, generation = self.generation, "MCP server process exited");
+        let data = json!({ "exit": report.to_json(), "generation": self.generation });
+        self.cancel_server_requests("MCP server process exited");
+        self.fail_all_requests(&format!("MCP server process exited ({report})"), data);
+        myself.stop(Some("child exited".into()));
+    }
+
+    /// Answers every request in flight with a JSON-RPC error (never leave one hanging).
+    fn fail_all_requests(&mut self, message: &str, data: Value) {
+        for request in self.requests.drain() {
+            if let Some(stream) = request.stream {
+                let frame =
+                    Frame::error_response(request.client_id, SERVER_ERROR, message, Some(data.clone()));
+                let _ = stream.offer(frame.to_bytes(), crate::stream::StreamEnd::Error);
+            }
+        }
+    }
+
+    /// Sends `frame` to the current child, if there is one.
+    fn write_to_child(&self, frame: &Frame) -> bool {
+        match &self.child {
+            Some(child) => child.actor.cast(ChildMsg::Write(frame.to_line())).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Schedules the housekeeping tick if it is not scheduled yet.
+    fn schedule_tick(&mut self, myself: &ActorRef<SessionMsg>) {
+        if !self.tick_scheduled {
+            self.tick_scheduled = true;
+            myself.send_after(Duration::from_secs(1), || SessionMsg::Tick);
+        }
+    }
+}

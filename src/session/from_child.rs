@@ -1,0 +1,244 @@
+//! The session's handlers for what the child sends: answers to client requests, requests to
+//! the client (sampling, elicitation, roots, ping, custom) and notifications, each delivered on
+//! exactly one client stream.
+
+use bytes::Bytes;
+use ractor::ActorRef;
+use serde_json::{Value, json};
+
+use super::inflight::proxy_number;
+use super::route::{Destination, RouteContext, route_notification, route_request};
+use super::{BACKLOG_MAX_AGE, Phase, SessionMsg, SessionState};
+use crate::frame::{Frame, FrameKind, SERVER_ERROR};
+use crate::stream::{StreamDetached, StreamEnd};
+
+impl SessionState {
+    /// A frame from the current child.
+    pub(super) fn on_child_frame(&mut self, myself: &ActorRef<SessionMsg>, mut frame: Frame) {
+        match frame.kind() {
+            FrameKind::Response | FrameKind::Error => {
+                let Some(proxy_id) = proxy_number(frame.id()) else {
+                    tracing::warn!(parent: &self.span, id = ?frame.id(), "the MCP server answered an id the proxy never sent; dropped");
+                    return;
+                };
+                if self.phase == Phase::Initializing(proxy_id) {
+                    self.on_initialize_answer(myself, &frame);
+                }
+                self.answer(proxy_id, frame);
+            }
+            FrameKind::Request => {
+                let outbound_id = self.server_requests.begin(&mut frame, self.generation);
+                let destination = route_request(self.route_context(None));
+                self.deliver(myself, destination, frame.to_bytes(), Some(outbound_id));
+            }
+            FrameKind::Notification => {
+                let related = match frame.method() {
+                    Some("notifications/progress") => frame
+                        .params()
+                        .and_then(|params| params.get("progressToken"))
+                        .and_then(|token| self.requests.with_progress_token(token)),
+                    Some("notifications/cancelled") => {
+                        if !self.translate_child_cancellation(&mut frame) {
+                            return;
+                        }
+                        None
+                    }
+                    _ => None,
+                };
+                let destination = route_notification(self.route_context(related));
+                self.deliver(myself, destination, frame.to_bytes(), None);
+            }
+        }
+    }
+
+    /// The child answered the client's `initialize`.
+    fn on_initialize_answer(&mut self, myself: &ActorRef<SessionMsg>, frame: &Frame) {
+        if frame.kind() == FrameKind::Response {
+            let version = frame
+                .result()
+                .and_then(|result| result.get("protocolVersion"))
+                .and_then(Value::as_str)
+                .unwrap_or("unknown");
+            tracing::info!(parent: &self.span, protocol_version = version, "session ready");
+            self.phase = Phase::Ready;
+        } else {
+            tracing::warn!(parent: &self.span, error = ?frame.error(), "the MCP server refused initialize; ending the session");
+            myself.stop(Some("initialize refused".into()));
+        }
+    }
+
+    /// Rewrites `params.requestId` of the child's cancellation to the outbound id the client
+    /// knows. Returns whether it concerns a request the client still has.
+    fn translate_child_cancellation(&mut self, frame: &mut Frame) -> bool {
+        let generation = self.generation;
+        let Some(params) = frame.params_mut().and_then(Value::as_object_mut) else {
+            return false;
+        };
+        let Some(outbound_id) = params
+            .get("requestId")
+            .and_then(|id| self.server_requests.outbound_id_of(generation, id))
+        else {
+            return false;
+        };
+        self.server_requests.finish(outbound_id);
+        params.insert("requestId".into(), Value::from(outbound_id));
+        true
+    }
+
+    /// Delivers the answer to client request `proxy_id`, restoring the client's id.
+    pub(super) fn answer(&mut self, proxy_id: u64, mut frame: Frame) {
+        let Some(request) = self.requests.finish(proxy_id) else {
+            tracing::debug!(parent: &self.span, proxy_id, "answer to a request that is no longer in flight (cancelled or failed); dropped");
+            return;
+        };
+        let end = if frame.kind() == FrameKind::Error {
+            StreamEnd::Error
+        } else {
+            StreamEnd::Result
+        };
+        frame.replace_id(request.client_id);
+        match request.stream {
+            Some(stream) => {
+                if let Err(why) = stream.offer(frame.to_bytes(), end) {
+                    tracing::warn!(parent: &self.span, stream = stream.id, ?why, "the client's stream was gone when its answer arrived; answer dropped");
+                }
+            }
+            None => {
+                tracing::warn!(parent: &self.span, proxy_id, "the client's stream was detached before its answer arrived; answer dropped")
+            }
+        }
+    }
+
+    /// Answers client request `proxy_id` with an error made by the proxy.
+    pub(super) fn answer_with_error(
+        &mut self,
+        proxy_id: u64,
+        code: i64,
+        message: &str,
+        data: Option<Value>,
+    ) {
+        self.answer(proxy_id, Frame::error_response(Value::Null, code, message, data));
+    }
+
+    /// What routing needs to know now.
+    fn route_context(&self, related: Option<u64>) -> RouteContext {
+        RouteContext {
+            related,
+            sole: self.requests.sole(),
+            newest: self.requests.newest_attached(),
+            standalone: self.standalone.is_some(),
+        }
+    }
+
+    /// Puts a child message on one stream, falling back to the GET stream and then the backlog
+    /// when the chosen stream is detached.
+    fn deliver(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        mut destination: Destination,
+        payload: Bytes,
+        server_request: Option<u64>,
+    ) {
+        loop {
+            let offered = match destination {
+                Destination::Request(proxy_id) => {
+                    let Some(request) = self.requests.get_mut(proxy_id) else {
+                        destination = self.fallback();
+                        continue;
+                    };
+                    let outcome = match &request.stream {
+                        Some(stream) => stream.offer(payload.clone(), StreamEnd::Open),
+                        None => Err(StreamDetached::Closed),
+                    };
+                    if outcome.is_err() {
+                        request.stream = None;
+                    }
+                    outcome
+                }
+                Destination::Standalone => {
+                    let outcome = match &self.standalone {
+                        Some(stream) => stream.offer(payload.clone(), StreamEnd::Open),
+                        None => Err(StreamDetached::Closed),
+                    };
+                    if outcome.is_err() {
+                        self.standalone = None;
+                    }
+                    outcome
+                }
+                Destination::Backlog => {
+                    if let Some(evicted) = self.backlog.park(payload, server_request) {
+                        tracing::warn!(parent: &self.span, "backlog full: the oldest message waiting for a client stream was dropped");
+                        self.expire_server_request(evicted.server_request);
+                    }
+                    self.schedule_tick(myself);
+                    return;
+                }
+            };
+            match offered {
+                Ok(()) => return,
+                Err(why) => {
+                    tracing::warn!(parent: &self.span, ?why, "a client stream was detached (full or closed); rerouting the message");
+                    destination = self.fallback();
+                }
+            }
+        }
+    }
+
+    /// Where a message goes when its stream is gone.
+    fn fallback(&self) -> Destination {
+        if self.standalone.is_some() {
+            Destination::Standalone
+        } else {
+            Destination::Backlog
+        }
+    }
+
+    /// Housekeeping: messages parked too long are dropped; parked requests are answered to the
+    /// child with an error so it never waits forever.
+    pub(super) fn on_tick(&mut self, myself: &ActorRef<SessionMsg>) {
+        self.tick_scheduled = false;
+        for parked in self.backlog.expire(BACKLOG_MAX_AGE) {
+            tracing::warn!(parent: &self.span, "no client stream opened in time for a message of the MCP server; dropped (clients should open the GET stream)");
+            self.expire_server_request(parked.server_request);
+        }
+        if !self.backlog.is_empty() {
+            self.schedule_tick(myself);
+        }
+    }
+
+    /// Answers the child's request `outbound_id` with an error: no client could take it.
+    fn expire_server_request(&mut self, outbound_id: Option<u64>) {
+        let Some(request) = outbound_id.and_then(|id| self.server_requests.finish(id)) else {
+            return;
+        };
+        if request.generation != self.generation {
+            return;
+        }
+        let answer = Frame::error_response(
+            request.child_id,
+            SERVER_ERROR,
+            "no MCP client stream was open to deliver this request (hyper-mcp-proxy)",
+            None,
+        );
+        self.write_to_child(&answer);
+    }
+
+    /// Tells the client that the child's unanswered requests are void (the child is gone).
+    pub(super) fn cancel_server_requests(&mut self, reason: &str) {
+        for outbound_id in self.server_requests.drain_generation(self.generation) {
+            let notice = Frame::notification(
+                "notifications/cancelled",
+                Some(json!({ "requestId": outbound_id, "reason": reason })),
+            );
+            let payload = notice.to_bytes();
+            let stream = self.standalone.as_ref().or_else(|| {
+                self.requests
+                    .newest_attached()
+                    .and_then(|id| self.requests.stream_of(id))
+            });
+            if let Some(stream) = stream {
+                let _ = stream.offer(payload, StreamEnd::Open);
+            }
+        }
+    }
+}

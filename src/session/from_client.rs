@@ -1,0 +1,127 @@
+//! The session's handlers for what the client sends: requests (including the first
+//! `initialize`), notifications, answers to server→client requests, and the GET stream.
+
+use ractor::ActorRef;
+use serde_json::{Value, json};
+
+use super::inflight::proxy_number;
+use super::{Phase, SessionMsg, SessionState};
+use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
+use crate::stream::{StreamEnd, StreamSender};
+
+impl SessionState {
+    /// A client request: forward it under a fresh proxy id.
+    pub(super) async fn on_client_request(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        mut frame: Frame,
+        stream: StreamSender,
+    ) {
+        if self.phase == Phase::AwaitingInitialize {
+            if frame.method() != Some("initialize") {
+                let id = frame.id().cloned().unwrap_or(Value::Null);
+                let answer = Frame::error_response(
+                    id,
+                    INVALID_REQUEST,
+                    "the session is not initialized yet",
+                    None,
+                );
+                let _ = stream.offer(answer.to_bytes(), StreamEnd::Error);
+                return;
+            }
+            if let Err(cause) = self.start_child(myself).await {
+                let command = self.config.command.display();
+                tracing::error!(parent: &self.span, %command, %cause, "cannot start the MCP server; check the command after `--`");
+                let id = frame.id().cloned().unwrap_or(Value::Null);
+                let message = format!("cannot start MCP server `{command}`: {cause}");
+                let data = json!({ "command": command, "cause": cause });
+                let answer = Frame::error_response(id, SERVER_ERROR, &message, Some(data));
+                let _ = stream.offer(answer.to_bytes(), StreamEnd::Error);
+                myself.stop(Some("spawn failed".into()));
+                return;
+            }
+            let proxy_id = self.requests.begin(&mut frame, stream);
+            self.phase = Phase::Initializing(proxy_id);
+            self.write_to_child(&frame);
+            return;
+        }
+        let proxy_id = self.requests.begin(&mut frame, stream);
+        if !self.write_to_child(&frame) {
+            self.answer_with_error(
+                proxy_id,
+                SERVER_ERROR,
+                "the MCP server process is not running",
+                None,
+            );
+        }
+    }
+
+    /// A client notification or answer.
+    pub(super) fn on_client_message(&mut self, mut frame: Frame) {
+        match frame.kind() {
+            FrameKind::Notification => {
+                if frame.method() == Some("notifications/cancelled")
+                    && !self.translate_client_cancellation(&mut frame)
+                {
+                    return;
+                }
+                self.write_to_child(&frame);
+            }
+            FrameKind::Response | FrameKind::Error => {
+                let answered = proxy_number(frame.id()).and_then(|id| self.server_requests.finish(id));
+                match answered {
+                    Some(request) if request.generation == self.generation => {
+                        frame.replace_id(request.child_id);
+                        self.write_to_child(&frame);
+                    }
+                    Some(_) => {
+                        tracing::debug!(parent: &self.span, "dropped the client's answer to a request of a replaced MCP server process")
+                    }
+                    None => {
+                        tracing::debug!(parent: &self.span, id = ?frame.id(), "dropped the client's answer to an unknown or expired server request")
+                    }
+                }
+            }
+            FrameKind::Request => {
+                tracing::warn!(parent: &self.span, "a client request was delivered as a message; ignored");
+            }
+        }
+    }
+
+    /// Rewrites `params.requestId` of the client's cancellation to the proxy id, and forgets
+    /// the request (its stream ends; the child should not answer it). Returns whether the
+    /// cancellation concerns a request in flight and must be forwarded.
+    fn translate_client_cancellation(&mut self, frame: &mut Frame) -> bool {
+        let Some(params) = frame.params_mut().and_then(Value::as_object_mut) else {
+            return false;
+        };
+        let Some(proxy_id) = params
+            .get("requestId")
+            .and_then(|id| self.requests.proxy_id_of(id))
+        else {
+            tracing::debug!(parent: &self.span, "the client cancelled a request that is not in flight; nothing to forward");
+            return false;
+        };
+        params.insert("requestId".into(), Value::from(proxy_id));
+        self.requests.finish(proxy_id);
+        true
+    }
+
+    /// The client opened (or re-opened) its standalone GET stream.
+    pub(super) fn on_listen(&mut self, stream: StreamSender) {
+        if let Some(previous) = self.standalone.replace(stream) {
+            tracing::debug!(parent: &self.span, stream = previous.id, "a new GET stream replaces the previous one");
+        }
+        let mut parked = self.backlog.take_all();
+        while let Some(item) = parked.pop_front() {
+            let Some(stream) = &self.standalone else { break };
+            if stream.offer(item.payload.clone(), StreamEnd::Open).is_err() {
+                self.standalone = None;
+                self.backlog.park(item.payload, item.server_request);
+            }
+        }
+        while let Some(item) = parked.pop_front() {
+            self.backlog.park(item.payload, item.server_request);
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! The session's id tables: client requests in flight on the child (by proxy id) and
+//! server→client requests waiting for the client's answer (by outbound id).
+//!
+//! The child only ever sees proxy ids and the client only ever sees its own ids back, which is
+//! what makes restarts, cancellation and clients that reuse ids safe.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use crate::frame::{Frame, IdKey};
+use crate::stream::StreamSender;
+
+/// A client request the child has not answered yet.
+#[derive(Debug)]
+pub struct ClientRequest {
+    /// The id the client chose, restored verbatim on the answer.
+    pub client_id: Value,
+    /// Where the answer and related messages go; `None` once the client's stream detached.
+    pub stream: Option<StreamSender>,
+    /// `params._meta.progressToken`, if the client asked for progress.
+    progress_token: Option<IdKey>,
+    /// Key of `client_id`, to translate the client's cancellations.
+    client_key: Option<IdKey>,
+}
+
+/// Client requests in flight, keyed by the proxy id the child sees.
+#[derive(Debug, Default)]
+pub struct ClientRequests {
+    /// Next proxy id; ids are never reused within a session, across restarts too.
+    next_id: u64,
+    /// Ordered, so "the newest request" is the last entry.
+    requests: BTreeMap<u64, ClientRequest>,
+    /// Client id → proxy id, for `notifications/cancelled` from the client.
+    by_client_id: HashMap<IdKey, u64>,
+    /// Progress token → proxy id, to put progress on the right stream.
+    by_progress_token: HashMap<IdKey, u64>,
+}
+
+impl ClientRequests {
+    /// A fresh proxy id, also used for the proxy's own requests (handshake replay, ping).
+    pub fn allocate_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Records `frame` (a client request) and rewrites its id to a fresh proxy id.
+    pub fn begin(&mut self, frame: &mut Frame, stream: StreamSender) -> u64 {
+        let proxy_id = self.allocate_id();
+        let progress_token = frame.progress_token().and_then(IdKey::of);
+        let client_id = frame.replace_id(Value::from(proxy_id)).unwrap_or(Value::Null);
+        let client_key = IdKey::of(&client_id);
+        if let Some(key) = &client_key {
+            self.by_client_id.insert(key.clone(), proxy_id);
+        }
+        if let Some(token) = &progress_token {
+            self.by_progress_token.insert(token.clone(), proxy_id);
+        }
+        self.requests.insert(
+            proxy_id,
+            ClientRequest {
+                client_id,
+                stream: Some(stream),
+                progress_token,
+                client_key,
+            },
+        );
+        proxy_id
+    }
+
+    /// Removes a request once it is answered, cancelled or failed.
+    pub fn finish(&mut self, proxy_id: u64) -> Option<ClientRequest> {
+        let request = self.requests.remove(&proxy_id)?;
+        if let Some(key) = &request.client_key
+            && self.by_client_id.get(key) == Some(&proxy_id)
+        {
+            self.by_client_id.remove(key);
+        }
+        if let Some(token) = &request.progress_token
+            && self.by_progress_token.get(token) == Some(&proxy_id)
+        {
+            self.by_progress_token.remove(token);
+        }
+        Some(request)
+    }
+
+    /// Every request, removed (the child died or the session ends).
+    pub fn drain(&mut self) -> Vec<ClientRequest> {
+        self.by_client_id.clear();
+        self.by_progress_token.clear();
+        std::mem::take(&mut self.requests).into_values().collect()
+    }
+
+    /// The proxy id of the in-flight request the client knows as `client_id`.
+    pub fn proxy_id_of(&self, client_id: &Value) -> Option<u64> {
+        self.by_client_id.get(&IdKey::of(client_id)?).copied()
+    }
+
+    /// The request that asked for progress under `token`.
+    pub fn with_progress_token(&self, token: &Value) -> Option<u64> {
+        self.by_progress_token.get(&IdKey::of(token)?).copied()
+    }
+
+    /// The proxy id of the only request in flight, if exactly one is.
+    pub fn sole(&self) -> Option<u64> {
+        if self.requests.len() == 1 {
+            self.requests.keys().next().copied()
+        } else {
+            None
+        }
+    }
+
+    /// The newest request whose client stream is still attached.
+    pub fn newest_attached(&self) -> Option<u64> {
+        self.requests
+            .iter()
+            .rev()
+            .find(|(_, request)| request.stream.is_some())
+            .map(|(id, _)| *id)
+    }
+
+    /// A request by proxy id.
+    pub fn get_mut(&mut self, proxy_id: u64) -> Option<&mut ClientRequest> {
+        self.requests.get_mut(&proxy_id)
+    }
+
+    /// The attached stream of a request.
+    pub fn stream_of(&self, proxy_id: u64) -> Option<&StreamSender> {
+        self.requests.get(&proxy_id)?.stream.as_ref()
+    }
+
+    /// Number of requests in flight.
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether no request is in flight.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+}
+
+/// A request the child sent to the client, waiting for the client's answer.
+#[derive(Debug)]
+pub struct ServerRequest {
+    /// The id the child chose, restored on the client's answer.
+    pub child_id: Value,
+    /// Which child asked; answers for a replaced child are dropped.
+    pub generation: u64,
+}
+
+/// Server→client requests waiting for an answer, keyed by the outbound id the client sees.
+#[derive(Debug, Default)]
+pub struct ServerRequests {
+    /// Next outbound id.
+    next_id: u64,
+    /// Outbound id → request.
+    requests: HashMap<u64, ServerRequest>,
+    /// (generation, child id) → outbound id, for the child's own cancellations.
+    by_child_id: HashMap<(u64, IdKey), u64>,
+}
+
+impl ServerRequests {
+    /// Records `frame` (a child request) and rewrites its id to a fresh outbound id.
+    pub fn begin(&mut self, frame: &mut Frame, generation: u64) -> u64 {
+        self.next_id += 1;
+        let outbound_id = self.next_id;
+        let child_id = frame
+            .replace_id(Value::from(outbound_id))
+            .unwrap_or(Value::Null);
+        if let Some(key) = IdKey::of(&child_id) {
+            self.by_child_id.insert((generation, key), outbound_id);
+        }
+        self.requests.insert(
+            outbound_id,
+            ServerRequest {
+                child_id,
+                generation,
+            },
+        );
+        outbound_id
+    }
+
+    /// Removes the request the client answered (or that was cancelled) by outbound id.
+    pub fn finish(&mut self, outbound_id: u64) -> Option<ServerRequest> {
+        let request = self.requests.remove(&outbound_id)?;
+        if let Some(key) = IdKey::of(&request.child_id) {
+            self.by_child_id.remove(&(request.generation, key));
+        }
+        Some(request)
+    }
+
+    /// The outbound id of a child request, by the child's id.
+    pub fn outbound_id_of(&self, generation: u64, child_id: &Value) -> Option<u64> {
+        self.by_child_id
+            .get(&(generation, IdKey::of(child_id)?))
+            .copied()
+    }
+
+    /// Removes and returns the outbound ids of every request of `generation`.
+    pub fn drain_generation(&mut self, generation: u64) -> Vec<u64> {
+        let ids: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, request)| request.generation == generation)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &ids {
+            self.finish(*id);
+        }
+        ids
+    }
+
+    /// Number of requests waiting for the client.
+    pub fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    /// Whether none is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.requests.is_empty()
+    }
+}
+
+/// Reads an outbound or proxy id back from a JSON-RPC id the proxy minted.
+pub fn proxy_number(id: Option<&Value>) -> Option<u64> {
+    id?.as_u64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::StreamSender;
+    use serde_json::json;
+
+    fn request(id: &str, token: Option<&str>) -> Frame {
+        let params = match token {
+            Some(t) => json!({"_meta": {"progressToken": t}}),
+            None => json!({}),
+        };
+        let text = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"m","params":{params}}}"#);
+        Frame::parse(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn client_ids_are_replaced_and_restored_exactly() {
+        let mut table = ClientRequests::default();
+        let (stream, _rx) = StreamSender::channel(1, 4);
+        let mut frame = request("123456789012345678901234567890", Some("tok"));
+        let proxy_id = table.begin(&mut frame, stream);
+        assert_eq!(frame.id(), Some(&json!(1)));
+        assert_eq!(table.proxy_id_of(&json!("x")), None);
+        assert_eq!(table.with_progress_token(&json!("tok")), Some(proxy_id));
+        let done = table.finish(proxy_id).unwrap();
+        assert_eq!(done.client_id.to_string(), "123456789012345678901234567890");
+        assert_eq!(table.with_progress_token(&json!("tok")), None);
+        assert!(table.is_empty());
+    }
+
+    #[test]
+    fn sole_and_newest_follow_the_table() {
+        let mut table = ClientRequests::default();
+        let (stream, _rx) = StreamSender::channel(1, 4);
+        let a = table.begin(&mut request("\"a\"", None), stream.clone());
+        assert_eq!(table.sole(), Some(a));
+        let b = table.begin(&mut request("\"b\"", None), stream);
+        assert_eq!(table.sole(), None);
+        assert_eq!(table.newest_attached(), Some(b));
+        table.get_mut(b).unwrap().stream = None;
+        assert_eq!(table.newest_attached(), Some(a));
+        assert_eq!(table.proxy_id_of(&json!("b")), Some(b));
+    }
+
+    #[test]
+    fn server_requests_map_both_ways_per_generation() {
+        let mut table = ServerRequests::default();
+        let mut frame = Frame::parse(br#"{"jsonrpc":"2.0","id":"demo-1","method":"roots/list"}"#).unwrap();
+        let outbound = table.begin(&mut frame, 1);
+        assert_eq!(frame.id(), Some(&json!(outbound)));
+        assert_eq!(table.outbound_id_of(1, &json!("demo-1")), Some(outbound));
+        assert_eq!(table.outbound_id_of(2, &json!("demo-1")), None);
+        assert_eq!(table.drain_generation(1), vec![outbound]);
+        assert!(table.finish(outbound).is_none());
+    }
+}
