@@ -24,6 +24,7 @@
 
 pub mod child;
 pub mod config;
+pub mod demo;
 pub mod frame;
 pub mod http;
 pub mod index;

@@ -36,7 +36,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn run_demo_server() -> anyhow::Result<()> {
-    anyhow::bail!("demo not yet")
+    let options = hyper_mcp_proxy::demo::DemoOptions::parse_from(std::env::args().skip(1));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(hyper_mcp_proxy::demo::serve_stdio(options))?;
+    Ok(())
 }
 
 fn init_tracing() {
@@ -45,6 +51,7 @@ fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
