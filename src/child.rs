@@ -81,7 +81,8 @@ impl Actor for ChildProcess {
         args: ChildArgs,
     ) -> Result<ChildState, ActorProcessingErr> {
         let pid = args.process.pid();
-        let span = tracing::info_span!(parent: &args.span, "child", pid, generation = args.generation);
+        let span =
+            tracing::info_span!(parent: &args.span, "child", pid, generation = args.generation);
         let ChildPipes {
             stdin,
             stdout,

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::backoff::RestartPolicy;
+
 /// `hyper-mcp-proxy [OPTIONS] [-- <COMMAND> [ARGS...]]`
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -20,15 +22,30 @@ use clap::Parser;
 )]
 pub struct Cli {
     /// Address to bind the HTTP listener to.
-    #[arg(short = 'H', long, env = "HYPER_MCP_PROXY_HOST", default_value = "127.0.0.1")]
+    #[arg(
+        short = 'H',
+        long,
+        env = "HYPER_MCP_PROXY_HOST",
+        default_value = "127.0.0.1"
+    )]
     pub host: IpAddr,
 
     /// Port to bind to (0 picks a free port; the startup log line says which).
-    #[arg(short = 'p', long, env = "HYPER_MCP_PROXY_PORT", default_value_t = 8080)]
+    #[arg(
+        short = 'p',
+        long,
+        env = "HYPER_MCP_PROXY_PORT",
+        default_value_t = 8080
+    )]
     pub port: u16,
 
     /// URL path the MCP endpoint is mounted on.
-    #[arg(short = 'e', long, env = "HYPER_MCP_PROXY_ENDPOINT", default_value = "/mcp")]
+    #[arg(
+        short = 'e',
+        long,
+        env = "HYPER_MCP_PROXY_ENDPOINT",
+        default_value = "/mcp"
+    )]
     pub endpoint: String,
 
     /// Largest accepted HTTP request body, in bytes (larger bodies get 413).
@@ -41,16 +58,52 @@ pub struct Cli {
 
     /// Extra allowed `Origin` values (e.g. https://app.example.com), or `*` for any.
     /// Localhost origins are always allowed.
-    #[arg(long = "allow-origin", env = "HYPER_MCP_PROXY_ALLOW_ORIGIN", value_delimiter = ',')]
+    #[arg(
+        long = "allow-origin",
+        env = "HYPER_MCP_PROXY_ALLOW_ORIGIN",
+        value_delimiter = ','
+    )]
     pub allow_origin: Vec<String>,
 
     /// Extra allowed `Host` header names while bound to loopback (e.g. proxy.internal), or `*`.
-    #[arg(long = "allow-host", env = "HYPER_MCP_PROXY_ALLOW_HOST", value_delimiter = ',')]
+    #[arg(
+        long = "allow-host",
+        env = "HYPER_MCP_PROXY_ALLOW_HOST",
+        value_delimiter = ','
+    )]
     pub allow_host: Vec<String>,
 
     /// Seconds between SSE keep-alive comments on idle streams (0 disables).
     #[arg(long, env = "HYPER_MCP_PROXY_SSE_KEEPALIVE", default_value_t = 15)]
     pub sse_keepalive: u64,
+
+    /// Most child restarts allowed within --restart-window; beyond it the session ends.
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_RESTARTS", default_value_t = 5)]
+    pub max_restarts: u32,
+
+    /// Window in which restarts are counted (and uptime after which backoff resets).
+    #[arg(long, env = "HYPER_MCP_PROXY_RESTART_WINDOW", default_value = "60s", value_parser = parse_duration)]
+    pub restart_window: Duration,
+
+    /// First restart backoff (doubles per consecutive restart, with jitter).
+    #[arg(long, env = "HYPER_MCP_PROXY_RESTART_BACKOFF_MIN", default_value = "100ms", value_parser = parse_duration)]
+    pub restart_backoff_min: Duration,
+
+    /// Largest restart backoff.
+    #[arg(long, env = "HYPER_MCP_PROXY_RESTART_BACKOFF_MAX", default_value = "10s", value_parser = parse_duration)]
+    pub restart_backoff_max: Duration,
+
+    /// Ping the child this often to catch hung servers (0 = off).
+    #[arg(long, env = "HYPER_MCP_PROXY_PING_INTERVAL", default_value = "0", value_parser = parse_duration)]
+    pub ping_interval: Duration,
+
+    /// A child that does not answer a ping within this time is killed and restarted.
+    #[arg(long, env = "HYPER_MCP_PROXY_PING_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub ping_timeout: Duration,
+
+    /// Answer requests that take longer with a JSON-RPC error and cancel them (0 = off).
+    #[arg(long, env = "HYPER_MCP_PROXY_REQUEST_TIMEOUT", default_value = "0", value_parser = parse_duration)]
+    pub request_timeout: Duration,
 
     /// The stdio MCP server to spawn per session: program and arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
@@ -89,6 +142,18 @@ pub struct SessionConfig {
     pub stream_capacity: usize,
     /// How long each step of a child's graceful stop waits before escalating.
     pub kill_grace: Duration,
+    /// When to restart a crashed child and when to give up.
+    pub restart: RestartPolicy,
+    /// Period of liveness pings to the child, if enabled.
+    pub ping_interval: Option<Duration>,
+    /// How long a ping may go unanswered.
+    pub ping_timeout: Duration,
+    /// Longest a client request may wait for the child, if enabled.
+    pub request_timeout: Option<Duration>,
+    /// Most client requests kept waiting while the child restarts.
+    pub restart_queue_limit: usize,
+    /// Longest a request may wait for a restarting child.
+    pub restart_queue_timeout: Duration,
 }
 
 /// Validated configuration of the whole proxy.
@@ -149,15 +214,55 @@ impl Cli {
             max_body_bytes: self.max_body_bytes,
             allow_origin: self.allow_origin,
             allow_host: self.allow_host,
-            sse_keepalive: (self.sse_keepalive > 0).then(|| Duration::from_secs(self.sse_keepalive)),
+            sse_keepalive: (self.sse_keepalive > 0)
+                .then(|| Duration::from_secs(self.sse_keepalive)),
             session: Arc::new(SessionConfig {
                 command,
                 max_message_bytes: self.max_message_bytes,
                 stream_capacity: 1024,
                 kill_grace: Duration::from_secs(2),
+                restart: RestartPolicy {
+                    max_restarts: self.max_restarts,
+                    window: self.restart_window,
+                    backoff_min: self.restart_backoff_min,
+                    backoff_max: self.restart_backoff_max.max(self.restart_backoff_min),
+                },
+                ping_interval: nonzero(self.ping_interval),
+                ping_timeout: self.ping_timeout,
+                request_timeout: nonzero(self.request_timeout),
+                restart_queue_limit: 256,
+                restart_queue_timeout: self.restart_backoff_max.max(Duration::from_secs(30)),
             }),
         })
     }
+}
+
+fn nonzero(duration: Duration) -> Option<Duration> {
+    (!duration.is_zero()).then_some(duration)
+}
+
+/// Parses a duration flag: `250ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 250ms, 10s, 5m, 1h)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"))
 }
 
 /// First argument that makes this binary act as the built-in demo stdio MCP server.
@@ -199,6 +304,32 @@ mod tests {
         assert_eq!(config.session.command.program, PathBuf::from("my-server"));
         assert_eq!(config.session.command.args, vec!["--flag", "value"]);
         assert_eq!(config.session.command.display(), "my-server --flag value");
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("10 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn restart_flags_have_the_documented_defaults() {
+        let config = Cli::try_parse_from(["hyper-mcp-proxy"])
+            .unwrap()
+            .into_config()
+            .unwrap();
+        let restart = config.session.restart;
+        assert_eq!(restart.max_restarts, 5);
+        assert_eq!(restart.window, Duration::from_secs(60));
+        assert_eq!(restart.backoff_min, Duration::from_millis(100));
+        assert_eq!(restart.backoff_max, Duration::from_secs(10));
+        assert_eq!(config.session.ping_interval, None);
+        assert_eq!(config.session.request_timeout, None);
     }
 
     #[test]

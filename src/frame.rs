@@ -69,7 +69,9 @@ impl Frame {
             Value::Array(_) => Err(FrameError::Invalid(
                 "JSON-RPC batches are not supported (removed in MCP 2025-06-18)",
             )),
-            _ => Err(FrameError::Invalid("a JSON-RPC message must be a JSON object")),
+            _ => Err(FrameError::Invalid(
+                "a JSON-RPC message must be a JSON object",
+            )),
         }
     }
 
@@ -82,7 +84,9 @@ impl Frame {
         let kind = match (map.get("method"), map.get("id")) {
             (Some(Value::String(_)), Some(id)) if id_ok(id) => FrameKind::Request,
             (Some(Value::String(_)), Some(_)) => {
-                return Err(FrameError::Invalid("a request id must be a string or a number"));
+                return Err(FrameError::Invalid(
+                    "a request id must be a string or a number",
+                ));
             }
             (Some(Value::String(_)), None) => FrameKind::Notification,
             (Some(_), _) => return Err(FrameError::Invalid("\"method\" must be a string")),
@@ -263,7 +267,9 @@ mod tests {
         assert_eq!(Frame::parse(b"[]").unwrap_err().code(), INVALID_REQUEST);
         assert_eq!(Frame::parse(b"42").unwrap_err().code(), INVALID_REQUEST);
         assert_eq!(
-            Frame::parse(br#"{"id":1,"method":"x"}"#).unwrap_err().code(),
+            Frame::parse(br#"{"id":1,"method":"x"}"#)
+                .unwrap_err()
+                .code(),
             INVALID_REQUEST
         );
         assert_eq!(
@@ -273,7 +279,9 @@ mod tests {
             INVALID_REQUEST
         );
         assert_eq!(
-            Frame::parse(br#"{"jsonrpc":"2.0","id":1}"#).unwrap_err().code(),
+            Frame::parse(br#"{"jsonrpc":"2.0","id":1}"#)
+                .unwrap_err()
+                .code(),
             INVALID_REQUEST
         );
     }
@@ -290,7 +298,10 @@ mod tests {
         let text = r#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"m"}"#;
         let mut frame = Frame::parse(text.as_bytes()).unwrap();
         let original = frame.replace_id(json!(7)).unwrap();
-        assert_eq!(frame.to_bytes(), &br#"{"jsonrpc":"2.0","id":7,"method":"m"}"#[..]);
+        assert_eq!(
+            frame.to_bytes(),
+            &br#"{"jsonrpc":"2.0","id":7,"method":"m"}"#[..]
+        );
         frame.replace_id(original);
         assert_eq!(frame.to_bytes(), text.as_bytes());
     }
@@ -300,7 +311,10 @@ mod tests {
         let key = |text: &str| IdKey::of(&serde_json::from_str::<Value>(text).unwrap());
         assert_ne!(key("1"), key("\"1\""));
         assert_ne!(key("1"), key("1.0"));
-        assert_eq!(key("99999999999999999999999"), key("99999999999999999999999"));
+        assert_eq!(
+            key("99999999999999999999999"),
+            key("99999999999999999999999")
+        );
         assert_eq!(key("null"), None);
     }
 

@@ -73,7 +73,9 @@ pub fn routes(state: HttpState) -> Router {
     Router::new()
         .route(
             &endpoint,
-            post(post_message).get(open_standalone_stream).delete(close_session),
+            post(post_message)
+                .get(open_standalone_stream)
+                .delete(close_session),
         )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -119,7 +121,11 @@ async fn post_message(
             );
         }
         Err(rejection) => {
-            return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &rejection.body_text());
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                &rejection.body_text(),
+            );
         }
     };
     let frame = match Frame::parse(&body) {
@@ -129,7 +135,11 @@ async fn post_message(
     let session = match header_str(&headers, SESSION_HEADER) {
         Some(id) => Some(SessionId::from_header(id)),
         None if headers.contains_key(SESSION_HEADER) => {
-            return rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, "invalid Mcp-Session-Id header");
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                "invalid Mcp-Session-Id header",
+            );
         }
         None => None,
     };
@@ -219,7 +229,11 @@ impl HttpState {
                 .is_ok_and(|origin| rules::origin_allowed(origin, &config.allow_origin));
             if !allowed {
                 tracing::warn!(origin = ?origin, "refused a request from a disallowed Origin (add it with --allow-origin)");
-                return Err(rpc_error(StatusCode::FORBIDDEN, INVALID_REQUEST, "Origin not allowed"));
+                return Err(rpc_error(
+                    StatusCode::FORBIDDEN,
+                    INVALID_REQUEST,
+                    "Origin not allowed",
+                ));
             }
         }
         if let Some(host) = headers.get(header::HOST) {
@@ -228,17 +242,27 @@ impl HttpState {
             });
             if !allowed {
                 tracing::warn!(host = ?host, "refused a request for a disallowed Host (add it with --allow-host)");
-                return Err(rpc_error(StatusCode::FORBIDDEN, INVALID_REQUEST, "Host not allowed"));
+                return Err(rpc_error(
+                    StatusCode::FORBIDDEN,
+                    INVALID_REQUEST,
+                    "Host not allowed",
+                ));
             }
         }
         if let Some(version) = headers.get(PROTOCOL_VERSION_HEADER)
-            && !version.to_str().is_ok_and(rules::protocol_version_supported)
+            && !version
+                .to_str()
+                .is_ok_and(rules::protocol_version_supported)
         {
             let message = format!(
                 "unsupported MCP-Protocol-Version {version:?}; supported: {}",
                 rules::SUPPORTED_PROTOCOL_VERSIONS.join(", ")
             );
-            return Err(rpc_error(StatusCode::BAD_REQUEST, INVALID_REQUEST, &message));
+            return Err(rpc_error(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                &message,
+            ));
         }
         Ok(())
     }
@@ -275,7 +299,11 @@ impl HttpState {
             ),
             Ok(Err(err)) => {
                 tracing::error!(error = %err, "cannot open a session");
-                rpc_error(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL_ERROR, &err.to_string())
+                rpc_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    INTERNAL_ERROR,
+                    &err.to_string(),
+                )
             }
         }
     }
@@ -331,13 +359,21 @@ fn session_not_found() -> Response {
 }
 
 fn json_response(payload: Bytes) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], payload).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        payload,
+    )
+        .into_response()
 }
 
 fn sse_response(body: Body) -> Response {
     let mut response = Response::new(body);
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response

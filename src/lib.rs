@@ -22,6 +22,7 @@
 //! [`run`] serves the proxy on a listener until a shutdown future completes; `main.rs` and the
 //! integration tests both call it.
 
+pub mod backoff;
 pub mod child;
 pub mod config;
 pub mod demo;

@@ -96,7 +96,12 @@ mod tests {
     async fn splits_lines_and_strips_carriage_returns() {
         assert_eq!(
             lines(b"a\r\nbb\n\nccc", 10).await,
-            vec![Ok("a".into()), Ok("bb".into()), Ok("".into()), Ok("ccc".into())]
+            vec![
+                Ok("a".into()),
+                Ok("bb".into()),
+                Ok("".into()),
+                Ok("ccc".into())
+            ]
         );
     }
 

@@ -130,7 +130,11 @@ impl ManagedProcess {
                 "the child exited before its pid could be read",
             ))
         })?;
-        let missing = || fail(std::io::Error::other("a stdio pipe of the child is missing"));
+        let missing = || {
+            fail(std::io::Error::other(
+                "a stdio pipe of the child is missing",
+            ))
+        };
         let pipes = ChildPipes {
             stdin: child.stdin.take().ok_or_else(missing)?,
             stdout: child.stdout.take().ok_or_else(missing)?,
@@ -200,6 +204,14 @@ impl Drop for ManagedProcess {
             // group now. tokio reaps the killed leader in the background (`kill_on_drop`).
             signal_group(self.pgid, libc::SIGKILL);
         }
+    }
+}
+
+/// Kills the whole process group of a child that is hung; its actor then sees stdout close
+/// and reports the exit as usual.
+pub fn kill_group(pid: u32) {
+    if let Ok(pgid) = i32::try_from(pid) {
+        signal_group(pgid, libc::SIGKILL);
     }
 }
 
@@ -289,7 +301,11 @@ mod tests {
 
     #[test]
     fn exit_reports_survive_encoding() {
-        for report in [ExitReport::Code(3), ExitReport::Signal(9), ExitReport::Unknown] {
+        for report in [
+            ExitReport::Code(3),
+            ExitReport::Signal(9),
+            ExitReport::Unknown,
+        ] {
             assert_eq!(ExitReport::decode(Some(&report.encode())), report);
         }
         assert_eq!(ExitReport::decode(None), ExitReport::Unknown);

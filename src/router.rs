@@ -119,7 +119,10 @@ impl Actor for SessionRouter {
             RouterMsg::Drain(reply) => {
                 state.draining = true;
                 let sessions = state.index.snapshot();
-                tracing::info!(sessions = sessions.len(), "draining: stopping every session");
+                tracing::info!(
+                    sessions = sessions.len(),
+                    "draining: stopping every session"
+                );
                 for (id, _) in &sessions {
                     state.index.remove(id);
                 }

@@ -5,12 +5,15 @@
 //! Pure helpers live beside it: `session/inflight.rs` (id tables), `session/route.rs` (which
 //! stream a child message goes to), `session/backlog.rs` (messages waiting for a stream).
 //! The message handlers are split by direction: `session/from_client.rs` and
-//! `session/from_child.rs`.
+//! `session/from_child.rs`; crash restarts with handshake replay in `session/restart.rs`
+//! (policy in `backoff.rs`, replayed declarations in `session/handshake.rs`).
 
 mod backlog;
 mod from_child;
 mod from_client;
+pub mod handshake;
 pub mod inflight;
+mod restart;
 pub mod route;
 
 use std::sync::Arc;
@@ -20,6 +23,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::{Value, json};
 use tracing::Span;
 
+use crate::backoff::RestartTracker;
 use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail};
 use crate::config::SessionConfig;
 use crate::frame::{Frame, SERVER_ERROR};
@@ -28,7 +32,9 @@ use crate::process::{ExitReport, ManagedProcess};
 use crate::stream::StreamSender;
 
 use backlog::Backlog;
+use handshake::HandshakeRecord;
 use inflight::{ClientRequests, ServerRequests};
+use restart::RestartState;
 
 // ============================ SessionSupervisor actor ============================
 
@@ -58,8 +64,19 @@ pub enum SessionMsg {
         /// The frame.
         frame: Frame,
     },
-    /// Housekeeping timer: expires parked messages.
+    /// Housekeeping timer: expires parked messages, held requests and timed-out requests.
     Tick,
+    /// The restart backoff elapsed: start the next child.
+    Respawn,
+    /// Time to ping the child (with `--ping-interval`).
+    Ping,
+    /// The answer to ping `proxy_id` of child `generation` is due.
+    PingDeadline {
+        /// The ping's proxy id.
+        proxy_id: u64,
+        /// The child that was pinged.
+        generation: u64,
+    },
 }
 
 /// What the router gives a new session.
@@ -79,6 +96,10 @@ enum Phase {
     Initializing(u64),
     /// The child answered `initialize`; messages flow.
     Ready,
+    /// The child died; a new one starts after the backoff. Client messages are held.
+    Restarting,
+    /// A new child has the replayed `initialize` (this proxy id). Client messages are held.
+    Replaying(u64),
 }
 
 /// The child process currently serving the session.
@@ -113,6 +134,12 @@ pub struct SessionState {
     backlog: Backlog,
     /// Whether a `Tick` is already scheduled.
     tick_scheduled: bool,
+    /// What the client declared, replayed to a restarted child.
+    handshake: HandshakeRecord,
+    /// Restart intensity and backoff.
+    restarts: RestartTracker,
+    /// Held messages and replay bookkeeping.
+    restart: RestartState,
 }
 
 /// How long a message may wait in the backlog for a GET stream.
@@ -134,7 +161,6 @@ impl Actor for SessionSupervisor {
         // router never waits for a process to start.
         Ok(SessionState {
             span: tracing::info_span!("session", id = %args.id),
-            config: args.config,
             phase: Phase::AwaitingInitialize,
             child: None,
             generation: 0,
@@ -144,6 +170,10 @@ impl Actor for SessionSupervisor {
             standalone: None,
             backlog: Backlog::new(BACKLOG_CAPACITY),
             tick_scheduled: false,
+            handshake: HandshakeRecord::default(),
+            restarts: RestartTracker::new(args.config.restart),
+            restart: RestartState::default(),
+            config: args.config,
         })
     }
 
@@ -167,6 +197,12 @@ impl Actor for SessionSupervisor {
                 }
             }
             SessionMsg::Tick => state.on_tick(&myself),
+            SessionMsg::Respawn => state.respawn(&myself).await,
+            SessionMsg::Ping => state.on_ping(&myself),
+            SessionMsg::PingDeadline {
+                proxy_id,
+                generation,
+            } => state.on_ping_deadline(proxy_id, generation),
         }
         Ok(())
     }
@@ -206,7 +242,11 @@ impl Actor for SessionSupervisor {
         if let Some(child) = state.child.take() {
             state.stop_child(child).await;
         }
-        state.fail_all_requests("the MCP session was closed", json!({ "reason": "session closed" }));
+        state.fail_all_requests(
+            "the MCP session was closed",
+            json!({ "reason": "session closed" }),
+        );
+        state.expire_queue(true);
         tracing::info!(parent: &state.span, "session closed");
         Ok(())
     }
@@ -260,7 +300,8 @@ impl SessionState {
         let command = self.config.command.display();
         if let Phase::Initializing(proxy_id) = self.phase {
             tracing::error!(parent: &self.span, ?pid, exit = %report, %command, "MCP server exited before answering initialize; check the command and its stderr above");
-            let message = format!("MCP server `{command}` exited before answering initialize ({report})");
+            let message =
+                format!("MCP server `{command}` exited before answering initialize ({report})");
             let data = json!({
                 "command": command,
                 "exit": report.to_json(),
@@ -270,19 +311,19 @@ impl SessionState {
             myself.stop(Some("child exited before initialize".into()));
             return;
         }
-        tracing::warn!(parent: &self.span, ?pid, exit = %report, generation = self.generation, "MCP server process exited");
-        let data = json!({ "exit": report.to_json(), "generation": self.generation });
-        self.cancel_server_requests("MCP server process exited");
-        self.fail_all_requests(&format!("MCP server process exited ({report})"), data);
-        myself.stop(Some("child exited".into()));
+        self.on_child_crash(myself, report, pid);
     }
 
     /// Answers every request in flight with a JSON-RPC error (never leave one hanging).
     fn fail_all_requests(&mut self, message: &str, data: Value) {
         for request in self.requests.drain() {
             if let Some(stream) = request.stream {
-                let frame =
-                    Frame::error_response(request.client_id, SERVER_ERROR, message, Some(data.clone()));
+                let frame = Frame::error_response(
+                    request.client_id,
+                    SERVER_ERROR,
+                    message,
+                    Some(data.clone()),
+                );
                 let _ = stream.offer(frame.to_bytes(), crate::stream::StreamEnd::Error);
             }
         }
@@ -300,7 +341,14 @@ impl SessionState {
     fn schedule_tick(&mut self, myself: &ActorRef<SessionMsg>) {
         if !self.tick_scheduled {
             self.tick_scheduled = true;
-            myself.send_after(Duration::from_secs(1), || SessionMsg::Tick);
+            // Fine enough for --request-timeout: a quarter of it, at most a second.
+            let period = self
+                .config
+                .request_timeout
+                .map_or(Duration::from_secs(1), |timeout| {
+                    (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+                });
+            myself.send_after(period, || SessionMsg::Tick);
         }
     }
 }

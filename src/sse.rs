@@ -99,8 +99,10 @@ mod tests {
     #[tokio::test]
     async fn events_carry_ids_and_the_body_ends_after_the_answer() {
         let (tx, rx) = StreamSender::channel(7, 8);
-        tx.offer(Bytes::from_static(b"{\"n\":1}"), StreamEnd::Open).unwrap();
-        tx.offer(Bytes::from_static(b"{\"n\":2}"), StreamEnd::Result).unwrap();
+        tx.offer(Bytes::from_static(b"{\"n\":1}"), StreamEnd::Open)
+            .unwrap();
+        tx.offer(Bytes::from_static(b"{\"n\":2}"), StreamEnd::Result)
+            .unwrap();
         let body = sse_body(None, rx, 7, None);
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(

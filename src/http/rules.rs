@@ -122,7 +122,11 @@ mod tests {
         assert!(host_allowed("127.0.0.1:8080", true, &[]));
         assert!(host_allowed("[::1]:8080", true, &[]));
         assert!(!host_allowed("rebind.evil.example:8080", true, &[]));
-        assert!(host_allowed("proxy.internal:8080", true, &["proxy.internal".into()]));
+        assert!(host_allowed(
+            "proxy.internal:8080",
+            true,
+            &["proxy.internal".into()]
+        ));
         assert!(host_allowed("anything.example", false, &[]));
         assert!(!host_allowed("other", false, &["proxy.internal".into()]));
     }
@@ -130,7 +134,9 @@ mod tests {
     #[test]
     fn accept_needs_both_media_types_for_post() {
         assert!(accepts_json_and_sse("application/json, text/event-stream"));
-        assert!(accepts_json_and_sse("text/event-stream;q=0.9,application/json"));
+        assert!(accepts_json_and_sse(
+            "text/event-stream;q=0.9,application/json"
+        ));
         assert!(accepts_json_and_sse("*/*"));
         assert!(!accepts_json_and_sse("application/json"));
         assert!(!accepts_json_and_sse("text/event-stream"));

@@ -87,7 +87,10 @@ mod tests {
         let evicted = backlog.park(Bytes::from_static(b"3"), None).unwrap();
         assert_eq!(evicted.server_request, Some(1));
         let rest: Vec<_> = backlog.take_all().into_iter().map(|p| p.payload).collect();
-        assert_eq!(rest, vec![Bytes::from_static(b"2"), Bytes::from_static(b"3")]);
+        assert_eq!(
+            rest,
+            vec![Bytes::from_static(b"2"), Bytes::from_static(b"3")]
+        );
     }
 
     #[tokio::test(start_paused = true)]

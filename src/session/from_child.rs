@@ -21,6 +21,9 @@ impl SessionState {
                     tracing::warn!(parent: &self.span, id = ?frame.id(), "the MCP server answered an id the proxy never sent; dropped");
                     return;
                 };
+                if self.consume_replay_answer(myself, proxy_id, &frame) {
+                    return;
+                }
                 if self.phase == Phase::Initializing(proxy_id) {
                     self.on_initialize_answer(myself, &frame);
                 }
@@ -60,7 +63,11 @@ impl SessionState {
                 .and_then(Value::as_str)
                 .unwrap_or("unknown");
             tracing::info!(parent: &self.span, protocol_version = version, "session ready");
+            self.handshake.observe_initialize_result(frame.result());
             self.phase = Phase::Ready;
+            if let Some(interval) = self.config.ping_interval {
+                myself.send_after(interval, || SessionMsg::Ping);
+            }
         } else {
             tracing::warn!(parent: &self.span, error = ?frame.error(), "the MCP server refused initialize; ending the session");
             myself.stop(Some("initialize refused".into()));
@@ -117,7 +124,10 @@ impl SessionState {
         message: &str,
         data: Option<Value>,
     ) {
-        self.answer(proxy_id, Frame::error_response(Value::Null, code, message, data));
+        self.answer(
+            proxy_id,
+            Frame::error_response(Value::Null, code, message, data),
+        );
     }
 
     /// What routing needs to know now.
@@ -201,7 +211,10 @@ impl SessionState {
             tracing::warn!(parent: &self.span, "no client stream opened in time for a message of the MCP server; dropped (clients should open the GET stream)");
             self.expire_server_request(parked.server_request);
         }
-        if !self.backlog.is_empty() {
+        self.expire_queue(false);
+        self.expire_requests();
+        let timing_requests = self.config.request_timeout.is_some() && !self.requests.is_empty();
+        if !self.backlog.is_empty() || self.has_queue() || timing_requests {
             self.schedule_tick(myself);
         }
     }

@@ -17,6 +17,7 @@ impl SessionState {
         mut frame: Frame,
         stream: StreamSender,
     ) {
+        self.handshake.observe_client(&frame);
         if self.phase == Phase::AwaitingInitialize {
             if frame.method() != Some("initialize") {
                 let id = frame.id().cloned().unwrap_or(Value::Null);
@@ -40,11 +41,26 @@ impl SessionState {
                 myself.stop(Some("spawn failed".into()));
                 return;
             }
+            self.restarts.child_started();
             let proxy_id = self.requests.begin(&mut frame, stream);
             self.phase = Phase::Initializing(proxy_id);
             self.write_to_child(&frame);
             return;
         }
+        if self.is_restarting() {
+            self.hold(frame, Some(stream));
+        } else {
+            self.forward_request(myself, frame, stream);
+        }
+    }
+
+    /// Sends a client request to the child under a fresh proxy id.
+    pub(super) fn forward_request(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        mut frame: Frame,
+        stream: StreamSender,
+    ) {
         let proxy_id = self.requests.begin(&mut frame, stream);
         if !self.write_to_child(&frame) {
             self.answer_with_error(
@@ -53,12 +69,15 @@ impl SessionState {
                 "the MCP server process is not running",
                 None,
             );
+        } else if self.config.request_timeout.is_some() {
+            self.schedule_tick(myself);
         }
     }
 
     /// A client notification or answer.
     pub(super) fn on_client_message(&mut self, mut frame: Frame) {
         match frame.kind() {
+            FrameKind::Notification if self.is_restarting() => self.hold(frame, None),
             FrameKind::Notification => {
                 if frame.method() == Some("notifications/cancelled")
                     && !self.translate_client_cancellation(&mut frame)
@@ -68,7 +87,8 @@ impl SessionState {
                 self.write_to_child(&frame);
             }
             FrameKind::Response | FrameKind::Error => {
-                let answered = proxy_number(frame.id()).and_then(|id| self.server_requests.finish(id));
+                let answered =
+                    proxy_number(frame.id()).and_then(|id| self.server_requests.finish(id));
                 match answered {
                     Some(request) if request.generation == self.generation => {
                         frame.replace_id(request.child_id);
@@ -114,7 +134,9 @@ impl SessionState {
         }
         let mut parked = self.backlog.take_all();
         while let Some(item) = parked.pop_front() {
-            let Some(stream) = &self.standalone else { break };
+            let Some(stream) = &self.standalone else {
+                break;
+            };
             if stream.offer(item.payload.clone(), StreamEnd::Open).is_err() {
                 self.standalone = None;
                 self.backlog.park(item.payload, item.server_request);

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::frame::{Frame, IdKey};
 use crate::stream::StreamSender;
@@ -22,6 +23,8 @@ pub struct ClientRequest {
     progress_token: Option<IdKey>,
     /// Key of `client_id`, to translate the client's cancellations.
     client_key: Option<IdKey>,
+    /// When it was sent to the child, for `--request-timeout`.
+    started: Instant,
 }
 
 /// Client requests in flight, keyed by the proxy id the child sees.
@@ -48,7 +51,9 @@ impl ClientRequests {
     pub fn begin(&mut self, frame: &mut Frame, stream: StreamSender) -> u64 {
         let proxy_id = self.allocate_id();
         let progress_token = frame.progress_token().and_then(IdKey::of);
-        let client_id = frame.replace_id(Value::from(proxy_id)).unwrap_or(Value::Null);
+        let client_id = frame
+            .replace_id(Value::from(proxy_id))
+            .unwrap_or(Value::Null);
         let client_key = IdKey::of(&client_id);
         if let Some(key) = &client_key {
             self.by_client_id.insert(key.clone(), proxy_id);
@@ -63,6 +68,7 @@ impl ClientRequests {
                 stream: Some(stream),
                 progress_token,
                 client_key,
+                started: Instant::now(),
             },
         );
         proxy_id
@@ -122,6 +128,16 @@ impl ClientRequests {
     /// A request by proxy id.
     pub fn get_mut(&mut self, proxy_id: u64) -> Option<&mut ClientRequest> {
         self.requests.get_mut(&proxy_id)
+    }
+
+    /// Proxy ids of the requests sent more than `age` ago, oldest first.
+    pub fn older_than(&self, age: std::time::Duration) -> Vec<u64> {
+        let now = Instant::now();
+        self.requests
+            .iter()
+            .filter(|(_, request)| now.duration_since(request.started) >= age)
+            .map(|(id, _)| *id)
+            .collect()
     }
 
     /// The attached stream of a request.
@@ -274,7 +290,8 @@ mod tests {
     #[test]
     fn server_requests_map_both_ways_per_generation() {
         let mut table = ServerRequests::default();
-        let mut frame = Frame::parse(br#"{"jsonrpc":"2.0","id":"demo-1","method":"roots/list"}"#).unwrap();
+        let mut frame =
+            Frame::parse(br#"{"jsonrpc":"2.0","id":"demo-1","method":"roots/list"}"#).unwrap();
         let outbound = table.begin(&mut frame, 1);
         assert_eq!(frame.id(), Some(&json!(outbound)));
         assert_eq!(table.outbound_id_of(1, &json!("demo-1")), Some(outbound));

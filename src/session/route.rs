@@ -33,7 +33,8 @@ pub fn route_request(ctx: RouteContext) -> Destination {
     } else if ctx.standalone {
         Destination::Standalone
     } else {
-        ctx.newest.map_or(Destination::Backlog, Destination::Request)
+        ctx.newest
+            .map_or(Destination::Backlog, Destination::Request)
     }
 }
 

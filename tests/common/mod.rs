@@ -313,6 +313,71 @@ impl Client {
     }
 }
 
+impl Client {
+    /// POSTs `message` with the default headers on a task of its own, for requests whose
+    /// answer only comes later (the proxy sends response headers with the first event).
+    pub fn spawn_post(&self, message: &Value) -> tokio::task::JoinHandle<Answer> {
+        let request = self
+            .http
+            .post(&self.url)
+            .headers(self.headers())
+            .body(serde_json::to_vec(message).unwrap());
+        tokio::spawn(async move { read_answer(request.send().await.expect("POST")).await })
+    }
+
+    /// GETs the endpoint with exactly `headers` and reads the whole answer. Only for GETs the
+    /// proxy refuses: an accepted GET is an SSE stream that does not end (use
+    /// [`Client::open_get_stream`]).
+    pub async fn get_raw(&self, headers: HeaderMap) -> Answer {
+        let response = self
+            .http
+            .get(&self.url)
+            .headers(headers)
+            .send()
+            .await
+            .expect("GET");
+        read_answer(response).await
+    }
+
+    /// DELETEs with exactly `headers` and reads the whole answer.
+    pub async fn delete_raw(&self, headers: HeaderMap) -> Answer {
+        let response = self
+            .http
+            .delete(&self.url)
+            .headers(headers)
+            .send()
+            .await
+            .expect("DELETE");
+        read_answer(response).await
+    }
+
+    /// The messages the demo server has received on stdin so far (its `received` tool),
+    /// except the `received` call itself.
+    pub async fn received(&self, id: i64) -> Vec<Value> {
+        let answer = self.call_tool(id, "received", json!({})).await;
+        match serde_json::from_str(tool_text(&answer)).expect("received is JSON") {
+            Value::Array(messages) => messages,
+            other => panic!("received is not an array: {other}"),
+        }
+    }
+}
+
+/// Waits (bounded) until the async `condition` holds.
+pub async fn eventually_async<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
 /// Reads a whole answer, parsing JSON or SSE bodies into messages.
 pub async fn read_answer(response: reqwest::Response) -> Answer {
     let status = response.status().as_u16();
@@ -379,6 +444,12 @@ impl SseReader {
         tokio::time::timeout(WAIT, self.next_unbounded())
             .await
             .expect("timed out waiting for an SSE event")
+    }
+
+    /// The next message if one arrives within `wait`: `Some(None)` when the stream ended,
+    /// `None` when nothing came in time (for negative checks only; the stream stays usable).
+    pub async fn next_within(&mut self, wait: Duration) -> Option<Option<Value>> {
+        tokio::time::timeout(wait, self.next_unbounded()).await.ok()
     }
 
     async fn next_unbounded(&mut self) -> Option<Value> {

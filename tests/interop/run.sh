@@ -202,6 +202,8 @@ trap on_exit EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# The proxy also reads HYPER_MCP_PROXY_{HOST,PORT,ENDPOINT}; the suite wants its defaults.
+unset HYPER_MCP_PROXY_HOST HYPER_MCP_PROXY_PORT HYPER_MCP_PROXY_ENDPOINT
 export RUST_LOG="${RUST_LOG:-info}"
 export NO_COLOR=1
 set +m  # no job control: the background proxy must not lead a process group, so setsid does not fork
