@@ -18,6 +18,7 @@ use tracing::Span;
 
 use crate::frame::Frame;
 use crate::line_reader::{Line, LineReader};
+use crate::mailbox::{MailboxBound, MailboxPermit};
 use crate::process::{ChildPipes, ExitReport, ManagedProcess};
 use crate::session::SessionMsg;
 
@@ -28,8 +29,9 @@ pub struct ChildProcess;
 
 /// What the child actor is asked to do.
 pub enum ChildMsg {
-    /// Write one serialized frame (already ending in `\n`) to the child's stdin.
-    Write(Bytes),
+    /// Write one serialized frame (already ending in `\n`) to the child's stdin; the permit is
+    /// the frame's room in the bounded stdin queue.
+    Write(Bytes, MailboxPermit),
     /// The stdout pump reached end of file: the child is exiting.
     StdoutClosed,
     /// Stop the process gracefully and report how it ended.
@@ -44,6 +46,8 @@ pub struct ChildArgs {
     pub pipes: ChildPipes,
     /// Where frames go.
     pub session: ActorRef<SessionMsg>,
+    /// The session's mailbox bound: the pump waits for room, pushing back on the child.
+    pub inbox: MailboxBound,
     /// Restart generation, so the session can drop messages of a child it replaced.
     pub generation: u64,
     /// Longest stdout line accepted.
@@ -92,6 +96,7 @@ impl Actor for ChildProcess {
             stdout,
             args.max_message_bytes,
             args.session,
+            args.inbox,
             args.generation,
             myself,
             span.clone(),
@@ -114,7 +119,7 @@ impl Actor for ChildProcess {
         state: &mut ChildState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            ChildMsg::Write(line) => {
+            ChildMsg::Write(line, _permit) => {
                 if let Some(stdin) = state.stdin.as_mut()
                     && let Err(err) = stdin.write_all(&line).await
                 {
@@ -157,6 +162,7 @@ async fn pump_stdout(
     stdout: ChildStdout,
     max_line: usize,
     session: ActorRef<SessionMsg>,
+    inbox: MailboxBound,
     generation: u64,
     child: ActorRef<ChildMsg>,
     span: Span,
@@ -170,10 +176,15 @@ async fn pump_stdout(
                 }
                 match Frame::parse(bytes) {
                     Ok(frame) => {
-                        if session
-                            .cast(SessionMsg::FromChild { generation, frame })
-                            .is_err()
-                        {
+                        let Some(permit) = inbox.reserve().await else {
+                            break;
+                        };
+                        let message = SessionMsg::FromChild {
+                            generation,
+                            frame,
+                            permit,
+                        };
+                        if session.cast(message).is_err() {
                             break;
                         }
                     }

@@ -77,6 +77,28 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_SSE_KEEPALIVE", default_value_t = 15)]
     pub sse_keepalive: u64,
 
+    /// Most concurrent sessions; further initialize requests get 503 with Retry-After.
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_SESSIONS", default_value_t = 1024)]
+    pub max_sessions: usize,
+
+    /// Most requests in flight per session; further requests get 429.
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_INFLIGHT", default_value_t = 256)]
+    pub max_inflight: usize,
+
+    /// A session with no request in flight, no open stream and no traffic for this long ends
+    /// itself (0 disables).
+    #[arg(long, env = "HYPER_MCP_PROXY_SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub session_idle_timeout: Duration,
+
+    /// Each step of stopping a child (stdin closed → SIGTERM → SIGKILL) waits this long.
+    #[arg(long, env = "HYPER_MCP_PROXY_KILL_GRACE", default_value = "2s", value_parser = parse_duration)]
+    pub kill_grace: Duration,
+
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish before every session
+    /// is stopped anyway. A second signal skips the wait.
+    #[arg(long, env = "HYPER_MCP_PROXY_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub shutdown_timeout: Duration,
+
     /// Most child restarts allowed within --restart-window; beyond it the session ends.
     #[arg(long, env = "HYPER_MCP_PROXY_MAX_RESTARTS", default_value_t = 5)]
     pub max_restarts: u32,
@@ -152,6 +174,14 @@ pub struct SessionConfig {
     pub request_timeout: Option<Duration>,
     /// Most client requests kept waiting while the child restarts.
     pub restart_queue_limit: usize,
+    /// Most requests in flight per session.
+    pub max_inflight: usize,
+    /// Idle time after which a session ends itself, if enabled.
+    pub idle_timeout: Option<Duration>,
+    /// Most messages waiting in a session's mailbox (client messages and child frames).
+    pub mailbox_capacity: usize,
+    /// Most frames waiting to be written to a child's stdin.
+    pub stdin_queue_capacity: usize,
     /// Longest a request may wait for a restarting child.
     pub restart_queue_timeout: Duration,
 }
@@ -169,6 +199,10 @@ pub struct Config {
     pub allow_host: Vec<String>,
     /// SSE keep-alive period; `None` disables keep-alive comments.
     pub sse_keepalive: Option<Duration>,
+    /// Most concurrent sessions.
+    pub max_sessions: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_timeout: Duration,
     /// Per-session settings.
     pub session: Arc<SessionConfig>,
 }
@@ -199,6 +233,12 @@ impl Cli {
         if self.max_message_bytes == 0 {
             return Err(ConfigError::Zero("--max-message-bytes"));
         }
+        if self.max_sessions == 0 {
+            return Err(ConfigError::Zero("--max-sessions"));
+        }
+        if self.max_inflight == 0 {
+            return Err(ConfigError::Zero("--max-inflight"));
+        }
         let command = match self.command.split_first() {
             Some((program, args)) => CommandSpec {
                 program: PathBuf::from(program),
@@ -216,11 +256,13 @@ impl Cli {
             allow_host: self.allow_host,
             sse_keepalive: (self.sse_keepalive > 0)
                 .then(|| Duration::from_secs(self.sse_keepalive)),
+            max_sessions: self.max_sessions,
+            shutdown_timeout: self.shutdown_timeout,
             session: Arc::new(SessionConfig {
                 command,
                 max_message_bytes: self.max_message_bytes,
                 stream_capacity: 1024,
-                kill_grace: Duration::from_secs(2),
+                kill_grace: self.kill_grace,
                 restart: RestartPolicy {
                     max_restarts: self.max_restarts,
                     window: self.restart_window,
@@ -230,7 +272,11 @@ impl Cli {
                 ping_interval: nonzero(self.ping_interval),
                 ping_timeout: self.ping_timeout,
                 request_timeout: nonzero(self.request_timeout),
-                restart_queue_limit: 256,
+                restart_queue_limit: self.max_inflight,
+                max_inflight: self.max_inflight,
+                idle_timeout: nonzero(self.session_idle_timeout),
+                mailbox_capacity: self.max_inflight + 1024,
+                stdin_queue_capacity: 4096,
                 restart_queue_timeout: self.restart_backoff_max.max(Duration::from_secs(30)),
             }),
         })
@@ -329,6 +375,11 @@ mod tests {
         assert_eq!(restart.backoff_min, Duration::from_millis(100));
         assert_eq!(restart.backoff_max, Duration::from_secs(10));
         assert_eq!(config.session.ping_interval, None);
+        assert_eq!(config.max_sessions, 1024);
+        assert_eq!(config.session.max_inflight, 256);
+        assert_eq!(config.session.idle_timeout, Some(Duration::from_secs(1800)));
+        assert_eq!(config.session.kill_grace, Duration::from_secs(2));
+        assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(config.session.request_timeout, None);
     }
 

@@ -18,8 +18,9 @@ use ractor::ActorRef;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::frame::{Frame, FrameKind, INTERNAL_ERROR, INVALID_REQUEST};
-use crate::index::{SessionId, SessionIndex};
+use crate::frame::{Frame, FrameKind, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR};
+use crate::index::{SessionEntry, SessionId, SessionIndex};
+use crate::mailbox::MailboxPermit;
 use crate::router::{OpenError, RouterMsg};
 use crate::session::SessionMsg;
 use crate::sse::sse_body;
@@ -157,12 +158,21 @@ async fn post_message(
             "Mcp-Session-Id header is required (send initialize first)",
         ),
         (false, Some(id)) => {
-            let Some(actor) = state.0.index.get(&id) else {
+            let Some(entry) = state.0.index.get(&id) else {
                 return session_not_found();
             };
+            let Some(permit) = entry.inbox.try_reserve() else {
+                return session_busy();
+            };
             if frame.kind() == FrameKind::Request {
-                state.forward_request(actor, frame, None).await
-            } else if actor.cast(SessionMsg::Deliver(frame)).is_ok() {
+                state
+                    .forward_request(entry.actor, frame, permit, None)
+                    .await
+            } else if entry
+                .actor
+                .cast(SessionMsg::Deliver { frame, permit })
+                .is_ok()
+            {
                 StatusCode::ACCEPTED.into_response()
             } else {
                 session_not_found()
@@ -183,7 +193,7 @@ async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderM
         );
     }
     let actor = match state.session_of(&headers) {
-        Ok(actor) => actor,
+        Ok(entry) => entry.actor,
         Err(refused) => return refused,
     };
     let (stream, rx) = state.new_stream();
@@ -269,7 +279,7 @@ impl HttpState {
 
     /// The session named by the request's header: 400 without one, 404 for an unknown one.
     #[allow(clippy::result_large_err)]
-    fn session_of(&self, headers: &HeaderMap) -> Result<ActorRef<SessionMsg>, Response> {
+    fn session_of(&self, headers: &HeaderMap) -> Result<SessionEntry, Response> {
         let Some(id) = header_str(headers, SESSION_HEADER) else {
             return Err(rpc_error(
                 StatusCode::BAD_REQUEST,
@@ -291,12 +301,23 @@ impl HttpState {
     /// Opens a session for `initialize` and forwards it.
     async fn open_session(&self, frame: Frame) -> Response {
         match ractor::call!(self.0.router, RouterMsg::Open) {
-            Ok(Ok((id, actor))) => self.forward_request(actor, frame, Some(id)).await,
-            Ok(Err(OpenError::Draining)) | Err(_) => rpc_error(
+            Ok(Ok((id, entry))) => match entry.inbox.try_reserve() {
+                Some(permit) => {
+                    self.forward_request(entry.actor, frame, permit, Some(id))
+                        .await
+                }
+                None => session_busy(),
+            },
+            Ok(Err(err @ OpenError::Full(_))) => with_retry_after(rpc_error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                INTERNAL_ERROR,
+                SERVER_ERROR,
+                &err.to_string(),
+            )),
+            Ok(Err(OpenError::Draining)) | Err(_) => with_retry_after(rpc_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                SERVER_ERROR,
                 "the proxy is shutting down and accepts no new sessions",
-            ),
+            )),
             Ok(Err(err)) => {
                 tracing::error!(error = %err, "cannot open a session");
                 rpc_error(
@@ -314,11 +335,17 @@ impl HttpState {
         &self,
         actor: ActorRef<SessionMsg>,
         frame: Frame,
+        permit: MailboxPermit,
         new_session: Option<SessionId>,
     ) -> Response {
         let (stream, mut rx) = self.new_stream();
         let stream_id = stream.id;
-        if actor.cast(SessionMsg::Request { frame, stream }).is_err() {
+        let request = SessionMsg::Request {
+            frame,
+            stream,
+            permit,
+        };
+        if actor.cast(request).is_err() {
             return session_not_found();
         }
         let Some(first) = rx.recv().await else {
@@ -327,8 +354,21 @@ impl HttpState {
             return sse_response(Body::empty());
         };
         // A failed initialize ends its session: there is no id to hand out then.
-        let new_session = new_session.filter(|_| first.end != StreamEnd::Error);
+        let new_session =
+            new_session.filter(|_| first.end == StreamEnd::Open || first.end == StreamEnd::Result);
         let mut response = match first.end {
+            StreamEnd::Refused(status) => {
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                return with_retry_after(
+                    (
+                        status,
+                        [(header::CONTENT_TYPE, "application/json")],
+                        first.payload,
+                    )
+                        .into_response(),
+                );
+            }
             StreamEnd::Open => sse_response(sse_body(
                 Some(first),
                 rx,
@@ -356,6 +396,22 @@ fn session_not_found() -> Response {
         INVALID_REQUEST,
         "session not found (it ended or never existed); send initialize to start a new one",
     )
+}
+
+fn session_busy() -> Response {
+    with_retry_after(rpc_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        SERVER_ERROR,
+        "this session has too many messages waiting; slow down and retry",
+    ))
+}
+
+/// Adds `Retry-After: 1` to a refusal that is worth retrying shortly.
+fn with_retry_after(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 fn json_response(payload: Bytes) -> Response {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use ractor::ActorRef;
+use tokio::sync::watch;
 
+use crate::mailbox::MailboxBound;
 use crate::session::SessionMsg;
 
 /// A session id: at least 128 bits from the OS CSPRNG, as lowercase hex (visible ASCII).
@@ -52,19 +54,45 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 pub struct SessionEntry {
     /// The session's supervisor, addressed directly by handlers (the hot path).
     pub actor: ActorRef<SessionMsg>,
+    /// The bound of the session's mailbox: handlers reserve room before they send.
+    pub inbox: MailboxBound,
 }
 
 /// All live sessions by id.
-#[derive(Default)]
 pub struct SessionIndex {
     /// Sharded map: lookups from many handler tasks never contend on one lock.
     sessions: DashMap<SessionId, SessionEntry>,
+    /// Number of live sessions, watched by the shutdown drain.
+    count: watch::Sender<usize>,
+}
+
+impl Default for SessionIndex {
+    fn default() -> SessionIndex {
+        SessionIndex {
+            sessions: DashMap::new(),
+            count: watch::Sender::new(0),
+        }
+    }
 }
 
 impl SessionIndex {
-    /// Looks a session up, cloning its actor reference out of the map.
-    pub fn get(&self, id: &SessionId) -> Option<ActorRef<SessionMsg>> {
-        self.sessions.get(id).map(|entry| entry.actor.clone())
+    /// Looks a session up, cloning its entry out of the map.
+    pub fn get(&self, id: &SessionId) -> Option<SessionEntry> {
+        self.sessions.get(id).map(|entry| entry.clone())
+    }
+
+    /// Completes when no session is left.
+    pub async fn wait_empty(&self) {
+        let mut count = self.count.subscribe();
+        let _ = count.wait_for(|&n| n == 0).await;
+    }
+
+    /// Every live entry (for metrics and inspection).
+    pub fn entries(&self) -> Vec<(SessionId, SessionEntry)> {
+        self.sessions
+            .iter()
+            .map(|entry| (entry.key().clone(), entry.value().clone()))
+            .collect()
     }
 
     /// Number of live sessions.
@@ -80,11 +108,14 @@ impl SessionIndex {
     /// Adds a session (router only).
     pub(crate) fn insert(&self, id: SessionId, entry: SessionEntry) {
         self.sessions.insert(id, entry);
+        self.count.send_replace(self.sessions.len());
     }
 
     /// Removes a session (router only), returning its actor if it was there.
     pub(crate) fn remove(&self, id: &SessionId) -> Option<ActorRef<SessionMsg>> {
-        self.sessions.remove(id).map(|(_, entry)| entry.actor)
+        let removed = self.sessions.remove(id).map(|(_, entry)| entry.actor);
+        self.count.send_replace(self.sessions.len());
+        removed
     }
 
     /// Ids and actors of every live session (router only, for draining).

@@ -30,18 +30,21 @@ pub mod frame;
 pub mod http;
 pub mod index;
 pub mod line_reader;
+pub mod mailbox;
 pub mod process;
 pub mod router;
 pub mod session;
 pub mod sse;
 pub mod stream;
 
-use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use ractor::Actor;
+use ractor::ActorRef;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::http::HttpState;
@@ -59,14 +62,20 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// Serves the proxy on `listener` until `shutdown` completes, then stops every session (and
-/// so every child process) and returns.
+/// Counts shutdown requests (SIGINT/SIGTERM): the first drains, the second stops at once.
+pub type ShutdownSignals = watch::Receiver<u32>;
+
+/// Serves the proxy on `listener` until the first shutdown signal, then drains: new sessions
+/// are refused, requests in flight finish (up to `--shutdown-timeout`, or until a second
+/// signal), every session and child process is stopped, and `run` returns.
 pub async fn run(
     listener: TcpListener,
     config: Config,
-    shutdown: impl Future<Output = ()> + Send + 'static,
+    signals: ShutdownSignals,
 ) -> Result<(), RunError> {
     let local_addr = listener.local_addr()?;
+    let shutdown_timeout = config.shutdown_timeout;
+    let max_sessions = config.max_sessions;
     let index = Arc::new(SessionIndex::default());
     let (router, router_task) = Actor::spawn(
         None,
@@ -74,6 +83,7 @@ pub async fn run(
         RouterArgs {
             index: index.clone(),
             session: config.session.clone(),
+            max_sessions,
         },
     )
     .await?;
@@ -84,14 +94,40 @@ pub async fn run(
     });
     let drain_router = router.clone();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: stopping every session");
-            let _ = ractor::call!(drain_router, RouterMsg::Drain);
-        })
+        .with_graceful_shutdown(drain(drain_router, signals, shutdown_timeout))
         .await;
     router.stop(Some("shutdown".into()));
     let _ = router_task.await;
     served?;
     Ok(())
+}
+
+/// Waits for the first signal, then drains every session; a second signal cuts the wait short.
+async fn drain(router: ActorRef<RouterMsg>, mut signals: ShutdownSignals, timeout: Duration) {
+    if signals.wait_for(|&count| count >= 1).await.is_err() {
+        // The signal source is gone: nobody can ask for shutdown any more; serve forever.
+        std::future::pending::<()>().await;
+    }
+    tracing::info!(
+        timeout_s = timeout.as_secs_f64(),
+        "shutdown requested: refusing new sessions and letting requests in flight finish (send the signal again to stop at once)"
+    );
+    let force_router = router.clone();
+    let force = tokio::spawn(async move {
+        if signals.wait_for(|&count| count >= 2).await.is_ok() {
+            tracing::warn!("second shutdown signal: stopping every session now");
+            let _ = force_router.cast(RouterMsg::DrainNow);
+        }
+    });
+    let budget = timeout + Duration::from_secs(60);
+    let drained = ractor::call_t!(
+        router,
+        |reply| RouterMsg::Drain { timeout, reply },
+        budget.as_millis() as u64
+    );
+    if let Err(err) = drained {
+        tracing::error!(error = %err, "draining did not complete; stopping anyway");
+    }
+    force.abort();
+    tracing::info!("every session stopped; closing the HTTP listener");
 }

@@ -29,7 +29,9 @@ fn main() -> anyhow::Result<()> {
             "listening on http://{bound}{}",
             config.endpoint
         );
-        hyper_mcp_proxy::run(listener, config, shutdown_signal()).await?;
+        let (signals_tx, signals) = tokio::sync::watch::channel(0u32);
+        tokio::spawn(count_shutdown_signals(signals_tx));
+        hyper_mcp_proxy::run(listener, config, signals).await?;
         tracing::info!("stopped");
         Ok(())
     })
@@ -55,19 +57,25 @@ fn init_tracing() {
         .init();
 }
 
-/// Completes on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Counts SIGINT and SIGTERM deliveries into `signals`.
+async fn count_shutdown_signals(signals: tokio::sync::watch::Sender<u32>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(stream) => stream,
-        Err(err) => {
-            tracing::error!(error = %err, "cannot listen for SIGTERM; only Ctrl-C will stop the proxy");
-            let _ = tokio::signal::ctrl_c().await;
+    let (mut interrupt, mut terminate) = match (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) {
+        (Ok(interrupt), Ok(terminate)) => (interrupt, terminate),
+        (Err(err), _) | (_, Err(err)) => {
+            tracing::error!(error = %err, "cannot listen for SIGINT/SIGTERM; the proxy can only be killed");
+            std::future::pending::<()>().await;
             return;
         }
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
-        _ = terminate.recv() => tracing::info!("SIGTERM received"),
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => tracing::info!("SIGINT received"),
+            _ = terminate.recv() => tracing::info!("SIGTERM received"),
+        }
+        signals.send_modify(|count| *count += 1);
     }
 }

@@ -13,6 +13,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, Supervi
 
 use crate::config::SessionConfig;
 use crate::index::{SessionEntry, SessionId, SessionIndex};
+use crate::mailbox::MailboxBound;
 use crate::session::{SessionArgs, SessionMsg, SessionSupervisor};
 
 // ============================ SessionRouter actor ============================
@@ -23,7 +24,7 @@ pub struct SessionRouter;
 /// Lifecycle requests.
 pub enum RouterMsg {
     /// Open a new session; its `initialize` is then sent to it by the caller.
-    Open(RpcReplyPort<Result<(SessionId, ActorRef<SessionMsg>), OpenError>>),
+    Open(RpcReplyPort<Result<(SessionId, SessionEntry), OpenError>>),
     /// Close a session (DELETE): replies `false` if it was unknown.
     Close {
         /// Which session.
@@ -31,8 +32,16 @@ pub enum RouterMsg {
         /// `true` once the session and its child are stopped.
         reply: RpcReplyPort<bool>,
     },
-    /// Refuse new sessions and stop every session; replies when all are stopped.
-    Drain(RpcReplyPort<()>),
+    /// Shutdown: refuse new sessions, let every session finish its requests in flight (up to
+    /// `timeout`), then stop them all; replies when every session is stopped.
+    Drain {
+        /// Longest wait for requests in flight.
+        timeout: Duration,
+        /// Answered when every session is stopped.
+        reply: RpcReplyPort<()>,
+    },
+    /// Second signal: stop every session now (children are still stopped properly).
+    DrainNow,
 }
 
 /// Why a session could not be opened.
@@ -41,6 +50,9 @@ pub enum OpenError {
     /// The proxy is shutting down.
     #[error("the proxy is shutting down and accepts no new sessions")]
     Draining,
+    /// `--max-sessions` sessions are open.
+    #[error("the proxy already serves its maximum of {0} sessions (--max-sessions)")]
+    Full(usize),
     /// The OS random source failed.
     #[error("cannot mint a session id: {0}")]
     Random(String),
@@ -55,6 +67,8 @@ pub struct RouterArgs {
     pub index: Arc<SessionIndex>,
     /// Settings for every session.
     pub session: Arc<SessionConfig>,
+    /// Most concurrent sessions.
+    pub max_sessions: usize,
 }
 
 /// The router's state.
@@ -67,6 +81,8 @@ pub struct RouterState {
     by_actor: HashMap<ActorId, SessionId>,
     /// Set by `Drain`: new sessions are refused.
     draining: bool,
+    /// Most concurrent sessions.
+    max_sessions: usize,
 }
 
 /// Longest wait for one session (and its child) to stop.
@@ -87,6 +103,7 @@ impl Actor for SessionRouter {
             session: args.session,
             by_actor: HashMap::new(),
             draining: false,
+            max_sessions: args.max_sessions,
         })
     }
 
@@ -116,26 +133,40 @@ impl Actor for SessionRouter {
                     let _ = reply.send(false);
                 }
             },
-            RouterMsg::Drain(reply) => {
+            RouterMsg::Drain { timeout, reply } => {
                 state.draining = true;
                 let sessions = state.index.snapshot();
                 tracing::info!(
                     sessions = sessions.len(),
-                    "draining: stopping every session"
+                    timeout_s = timeout.as_secs_f64(),
+                    "draining: new sessions are refused; sessions end once their requests in flight are answered"
                 );
-                for (id, _) in &sessions {
-                    state.index.remove(id);
+                for (_, actor) in &sessions {
+                    let _ = actor.cast(SessionMsg::Drain);
                 }
-                state.by_actor.clear();
+                let index = state.index.clone();
+                let router = myself.clone();
                 tokio::spawn(async move {
-                    let stops = sessions.into_iter().map(|(_, actor)| async move {
-                        let _ = actor
-                            .stop_and_wait(Some("shutdown".into()), Some(SESSION_STOP_BUDGET))
-                            .await;
-                    });
-                    futures_util::future::join_all(stops).await;
+                    if tokio::time::timeout(timeout, index.wait_empty())
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!(
+                            remaining = index.len(),
+                            "--shutdown-timeout passed with requests still in flight; stopping the remaining sessions"
+                        );
+                        let _ = router.cast(RouterMsg::DrainNow);
+                        let _ = tokio::time::timeout(SESSION_STOP_BUDGET, index.wait_empty()).await;
+                    }
                     let _ = reply.send(());
                 });
+            }
+            RouterMsg::DrainNow => {
+                state.draining = true;
+                for (_, actor) in state.index.snapshot() {
+                    // The session's post_stop stops its child through the graceful path.
+                    actor.stop(Some("shutdown".into()));
+                }
             }
         }
         Ok(())
@@ -169,25 +200,30 @@ impl RouterState {
     async fn open(
         &mut self,
         myself: &ActorRef<RouterMsg>,
-    ) -> Result<(SessionId, ActorRef<SessionMsg>), OpenError> {
+    ) -> Result<(SessionId, SessionEntry), OpenError> {
         if self.draining {
             return Err(OpenError::Draining);
         }
+        if self.index.len() >= self.max_sessions {
+            tracing::warn!(
+                max_sessions = self.max_sessions,
+                "initialize refused: --max-sessions reached"
+            );
+            return Err(OpenError::Full(self.max_sessions));
+        }
         let id = SessionId::mint().map_err(|err| OpenError::Random(err.to_string()))?;
+        let inbox = MailboxBound::new(self.session.mailbox_capacity);
         let args = SessionArgs {
             id: id.clone(),
             config: self.session.clone(),
+            inbox: inbox.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, SessionSupervisor, args, myself.get_cell())
             .await
             .map_err(|err| OpenError::Spawn(err.to_string()))?;
         self.by_actor.insert(actor.get_id(), id.clone());
-        self.index.insert(
-            id.clone(),
-            SessionEntry {
-                actor: actor.clone(),
-            },
-        );
-        Ok((id, actor))
+        let entry = SessionEntry { actor, inbox };
+        self.index.insert(id.clone(), entry.clone());
+        Ok((id, entry))
     }
 }

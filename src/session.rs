@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use serde_json::{Value, json};
+use tokio::time::Instant;
 use tracing::Span;
 
 use crate::backoff::RestartTracker;
@@ -28,6 +29,7 @@ use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail};
 use crate::config::SessionConfig;
 use crate::frame::{Frame, SERVER_ERROR};
 use crate::index::SessionId;
+use crate::mailbox::{MailboxBound, MailboxPermit};
 use crate::process::{ExitReport, ManagedProcess};
 use crate::stream::StreamSender;
 
@@ -49,9 +51,16 @@ pub enum SessionMsg {
         frame: Frame,
         /// The POST's answer stream.
         stream: StreamSender,
+        /// Room in this session's mailbox, reserved by the sender.
+        permit: MailboxPermit,
     },
     /// A client notification, or the client's answer to a server→client request.
-    Deliver(Frame),
+    Deliver {
+        /// The message as the client sent it.
+        frame: Frame,
+        /// Room in this session's mailbox, reserved by the sender.
+        permit: MailboxPermit,
+    },
     /// The client opened its standalone GET stream.
     Listen {
         /// The GET's stream.
@@ -63,7 +72,13 @@ pub enum SessionMsg {
         generation: u64,
         /// The frame.
         frame: Frame,
+        /// Room in this session's mailbox, reserved by the child's stdout pump.
+        permit: MailboxPermit,
     },
+    /// Shutdown: refuse new requests, end once the requests in flight are answered.
+    Drain,
+    /// Check whether the session has been idle for `--session-idle-timeout`.
+    IdleCheck,
     /// Housekeeping timer: expires parked messages, held requests and timed-out requests.
     Tick,
     /// The restart backoff elapsed: start the next child.
@@ -85,6 +100,8 @@ pub struct SessionArgs {
     pub id: SessionId,
     /// Shared settings.
     pub config: Arc<SessionConfig>,
+    /// The bound of this session's mailbox, shared with the HTTP side and the child's pump.
+    pub inbox: MailboxBound,
 }
 
 /// Where the session is in the MCP lifecycle.
@@ -108,6 +125,8 @@ struct CurrentChild {
     actor: ActorRef<ChildMsg>,
     /// Its OS pid, for logs.
     pid: u32,
+    /// Bound of its stdin queue: a child that stops reading cannot make the proxy buffer.
+    stdin: MailboxBound,
 }
 
 /// The session's state.
@@ -140,6 +159,12 @@ pub struct SessionState {
     restarts: RestartTracker,
     /// Held messages and replay bookkeeping.
     restart: RestartState,
+    /// This session's mailbox bound, handed to each child's stdout pump.
+    inbox: MailboxBound,
+    /// Last message in either direction, for idle expiry.
+    last_activity: Instant,
+    /// Set by `Drain`: no new requests; the session ends when the last answer is out.
+    draining: bool,
 }
 
 /// How long a message may wait in the backlog for a GET stream.
@@ -154,11 +179,14 @@ impl Actor for SessionSupervisor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<SessionMsg>,
+        myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
         // Nothing slow here: the child is spawned when the client's initialize arrives, so the
         // router never waits for a process to start.
+        if let Some(timeout) = args.config.idle_timeout {
+            myself.send_after(timeout, || SessionMsg::IdleCheck);
+        }
         Ok(SessionState {
             span: tracing::info_span!("session", id = %args.id),
             phase: Phase::AwaitingInitialize,
@@ -173,6 +201,9 @@ impl Actor for SessionSupervisor {
             handshake: HandshakeRecord::default(),
             restarts: RestartTracker::new(args.config.restart),
             restart: RestartState::default(),
+            inbox: args.inbox,
+            last_activity: Instant::now(),
+            draining: false,
             config: args.config,
         })
     }
@@ -184,12 +215,22 @@ impl Actor for SessionSupervisor {
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            SessionMsg::Request { frame, stream } => {
+            SessionMsg::Request { frame, stream, .. } => {
+                state.last_activity = Instant::now();
                 state.on_client_request(&myself, frame, stream).await
             }
-            SessionMsg::Deliver(frame) => state.on_client_message(frame),
-            SessionMsg::Listen { stream } => state.on_listen(stream),
-            SessionMsg::FromChild { generation, frame } => {
+            SessionMsg::Deliver { frame, .. } => {
+                state.last_activity = Instant::now();
+                state.on_client_message(frame)
+            }
+            SessionMsg::Listen { stream } => {
+                state.last_activity = Instant::now();
+                state.on_listen(stream)
+            }
+            SessionMsg::FromChild {
+                generation, frame, ..
+            } => {
+                state.last_activity = Instant::now();
                 if generation == state.generation {
                     state.on_child_frame(&myself, frame);
                 } else {
@@ -203,7 +244,13 @@ impl Actor for SessionSupervisor {
                 proxy_id,
                 generation,
             } => state.on_ping_deadline(proxy_id, generation),
+            SessionMsg::Drain => {
+                tracing::info!(parent: &state.span, in_flight = state.requests.len(), "draining: no new requests; the session ends when the requests in flight are answered");
+                state.draining = true;
+            }
+            SessionMsg::IdleCheck => state.on_idle_check(&myself),
         }
+        state.stop_if_drained(&myself);
         Ok(())
     }
 
@@ -260,10 +307,12 @@ impl SessionState {
         let pid = process.pid();
         self.generation += 1;
         self.stderr_tail = StderrTail::default();
+        let stdin = MailboxBound::new(self.config.stdin_queue_capacity);
         let args = ChildArgs {
             process,
             pipes,
             session: myself.clone(),
+            inbox: self.inbox.clone(),
             generation: self.generation,
             max_message_bytes: self.config.max_message_bytes,
             kill_grace: self.config.kill_grace,
@@ -274,7 +323,7 @@ impl SessionState {
             .await
             .map_err(|err| format!("cannot start the child process actor: {err}"))?;
         tracing::info!(parent: &self.span, pid, generation = self.generation, command = %self.config.command.display(), "MCP server process started");
-        self.child = Some(CurrentChild { actor, pid });
+        self.child = Some(CurrentChild { actor, pid, stdin });
         Ok(())
     }
 
@@ -329,12 +378,55 @@ impl SessionState {
         }
     }
 
-    /// Sends `frame` to the current child, if there is one.
+    /// Sends `frame` to the current child, if there is one and its stdin queue has room.
     fn write_to_child(&self, frame: &Frame) -> bool {
-        match &self.child {
-            Some(child) => child.actor.cast(ChildMsg::Write(frame.to_line())).is_ok(),
-            None => false,
+        let Some(child) = &self.child else {
+            return false;
+        };
+        let Some(permit) = child.stdin.try_reserve() else {
+            tracing::warn!(parent: &self.span, pid = child.pid, queued = child.stdin.depth(), "the MCP server is not reading its stdin; message refused");
+            return false;
+        };
+        child
+            .actor
+            .cast(ChildMsg::Write(frame.to_line(), permit))
+            .is_ok()
+    }
+
+    /// While draining, ends the session once nothing is in flight.
+    fn stop_if_drained(&self, myself: &ActorRef<SessionMsg>) {
+        if self.draining && self.requests.is_empty() && !self.has_queue() {
+            myself.stop(Some("shutdown".into()));
         }
+    }
+
+    /// Ends the session if nothing happened in it for `--session-idle-timeout`.
+    fn on_idle_check(&mut self, myself: &ActorRef<SessionMsg>) {
+        let Some(timeout) = self.config.idle_timeout else {
+            return;
+        };
+        let stream_open = self
+            .standalone
+            .as_ref()
+            .is_some_and(|stream| !stream.is_closed());
+        let busy = !self.requests.is_empty()
+            || self.has_queue()
+            || stream_open
+            || matches!(self.phase, Phase::Restarting | Phase::Replaying(_));
+        let idle_for = self.last_activity.elapsed();
+        if !busy && idle_for >= timeout {
+            tracing::info!(parent: &self.span, idle_s = idle_for.as_secs(), "session idle for --session-idle-timeout; closing it and stopping its MCP server");
+            myself.stop(Some("idle".into()));
+            return;
+        }
+        let next = if busy {
+            timeout
+        } else {
+            timeout.saturating_sub(idle_for)
+        };
+        myself.send_after(next.max(Duration::from_millis(10)), || {
+            SessionMsg::IdleCheck
+        });
     }
 
     /// Schedules the housekeeping tick if it is not scheduled yet.

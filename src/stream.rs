@@ -25,6 +25,9 @@ pub enum StreamEnd {
     Result,
     /// The request's error answer.
     Error,
+    /// The proxy refused the request (a limit, or shutdown): the HTTP answer carries this
+    /// status (429 or 503) and the payload as a JSON-RPC error body.
+    Refused(u16),
 }
 
 /// The session's end of a client stream.

@@ -71,6 +71,11 @@ pub struct DemoOptions {
     /// it, to check that the proxy kills the whole group.
     #[arg(long)]
     pub fork_grandchild: bool,
+
+    /// Do not record received messages (the `received` tool then answers `[]`), so a
+    /// long benchmark run keeps neither the memory nor the copy of every message.
+    #[arg(long)]
+    pub no_record: bool,
 }
 
 /// Serves MCP on this process's stdin/stdout until stdin reaches EOF.
@@ -105,10 +110,11 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (outbox, writer) = wire::spawn_writer(output);
-    let state = Arc::new(ServerState::new(
-        outbox.clone(),
-        options.protocol_version.clone(),
-    ));
+    let mut state = ServerState::new(outbox.clone(), options.protocol_version.clone());
+    if options.no_record {
+        state = state.without_recording();
+    }
+    let state = Arc::new(state);
     let tracker = TaskTracker::new();
 
     let read_result = read_messages(&state, &tracker, input).await;

@@ -24,6 +24,8 @@ pub struct ServerState {
     subscriptions: Mutex<BTreeSet<String>>,
     /// Every JSON line read from stdin, as text (cheaper to keep than `Value`s).
     received_lines: Mutex<Vec<Box<str>>>,
+    /// `false` with `--no-record`: nothing is kept in `received_lines`.
+    record: bool,
     client_capabilities: Mutex<Value>,
 }
 
@@ -37,12 +39,22 @@ impl ServerState {
             minimum_log_level: Mutex::new(LogLevel::DEFAULT_MINIMUM),
             subscriptions: Mutex::default(),
             received_lines: Mutex::default(),
+            record: true,
             client_capabilities: Mutex::new(json!({})),
         }
     }
 
+    /// `--no-record`: received lines are not kept (`received` then lists nothing).
+    pub fn without_recording(mut self) -> Self {
+        self.record = false;
+        self
+    }
+
     /// Records one received line that parsed as JSON; returns its index.
     pub fn record_received(&self, json_line: &[u8]) -> usize {
+        if !self.record {
+            return usize::MAX;
+        }
         let mut lines = lock(&self.received_lines);
         lines.push(String::from_utf8_lossy(json_line).into());
         lines.len() - 1

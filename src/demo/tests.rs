@@ -321,6 +321,32 @@ async fn received_lists_everything_but_itself() {
 }
 
 #[tokio::test]
+async fn no_record_keeps_nothing_and_still_echoes() {
+    let mut client = Client::start(DemoOptions {
+        no_record: true,
+        ..DemoOptions::default()
+    });
+    client
+        .send_line(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+        .await;
+    client
+        .call_tool(1, "echo", json!({"message": "hello"}))
+        .await;
+    assert_eq!(client.next().await, text_result(1, "hello"));
+    client.call_tool(2, "received", json!({})).await;
+    assert_eq!(client.next().await, text_result(2, "[]"));
+    client.finish().await;
+}
+
+#[test]
+fn no_record_is_a_command_line_flag() {
+    use clap::Parser;
+    let options = DemoOptions::parse_from(["demo-server", "--no-record"]);
+    assert!(options.no_record);
+    assert!(!DemoOptions::parse_from(["demo-server"]).no_record);
+}
+
+#[tokio::test]
 async fn eof_answers_ready_requests_and_cancels_slow_ones() {
     let mut client = Client::start(DemoOptions::default());
     client.call_tool(1, "sleep", json!({"ms": 60_000})).await;

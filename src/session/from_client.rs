@@ -47,7 +47,21 @@ impl SessionState {
             self.write_to_child(&frame);
             return;
         }
-        if self.is_restarting() {
+        if self.draining {
+            refuse(
+                &frame,
+                &stream,
+                503,
+                "the proxy is shutting down; retry on a new session",
+            );
+        } else if self.requests.len() + self.held() >= self.config.max_inflight {
+            tracing::warn!(parent: &self.span, limit = self.config.max_inflight, "request refused: too many requests in flight for this session (--max-inflight)");
+            let message = format!(
+                "too many requests in flight for this session (--max-inflight {})",
+                self.config.max_inflight
+            );
+            refuse(&frame, &stream, 429, &message);
+        } else if self.is_restarting() {
             self.hold(frame, Some(stream));
         } else {
             self.forward_request(myself, frame, stream);
@@ -146,4 +160,11 @@ impl SessionState {
             self.backlog.park(item.payload, item.server_request);
         }
     }
+}
+
+/// Answers a request the proxy will not forward, with an HTTP status and a JSON-RPC error.
+fn refuse(frame: &Frame, stream: &StreamSender, status: u16, message: &str) {
+    let id = frame.id().cloned().unwrap_or(Value::Null);
+    let answer = Frame::error_response(id, SERVER_ERROR, message, None);
+    let _ = stream.offer(answer.to_bytes(), StreamEnd::Refused(status));
 }

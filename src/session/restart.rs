@@ -54,6 +54,10 @@ impl SessionState {
         self.cancel_server_requests("MCP server process exited");
         let data = json!({ "exit": report.to_json(), "generation": self.generation });
         self.fail_all_requests(&format!("MCP server process exited ({report})"), data);
+        if self.draining {
+            myself.stop(Some("shutdown".into()));
+            return;
+        }
         self.schedule_restart_or_give_up(myself, &report.to_string());
     }
 
@@ -221,6 +225,11 @@ impl SessionState {
     /// Whether anything is held.
     pub(super) fn has_queue(&self) -> bool {
         !self.restart.queue.is_empty()
+    }
+
+    /// Number of held messages.
+    pub(super) fn held(&self) -> usize {
+        self.restart.queue.len()
     }
 
     /// Periodic liveness ping: a child that left the previous ping unanswered for
