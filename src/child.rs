@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 use tracing::Span;
 
 use crate::frame::Frame;
+use crate::index::SessionId;
 use crate::line_reader::{Line, LineReader};
 use crate::mailbox::{MailboxBound, MailboxPermit};
 use crate::process::{ChildPipes, ExitReport, ManagedProcess};
@@ -56,6 +57,8 @@ pub struct ChildArgs {
     pub kill_grace: Duration,
     /// The session's span: every log line about this child carries the session id.
     pub span: Span,
+    /// The session id, repeated in the child's own span so JSON logs carry it.
+    pub session_id: SessionId,
     /// Last stderr lines, kept so startup failures can say why.
     pub stderr_tail: StderrTail,
 }
@@ -85,8 +88,7 @@ impl Actor for ChildProcess {
         args: ChildArgs,
     ) -> Result<ChildState, ActorProcessingErr> {
         let pid = args.process.pid();
-        let span =
-            tracing::info_span!(parent: &args.span, "child", pid, generation = args.generation);
+        let span = tracing::info_span!(parent: &args.span, "child", session = %args.session_id, pid, generation = args.generation);
         let ChildPipes {
             stdin,
             stdout,

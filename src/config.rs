@@ -99,6 +99,15 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Serve /metrics, /healthz, /readyz and /sessions on this separate address (then
+    /// /metrics is not served on the main listener).
+    #[arg(long, env = "HYPER_MCP_PROXY_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+
+    /// Log format: `text` (human-readable) or `json` (one JSON object per line).
+    #[arg(long, env = "HYPER_MCP_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
     /// Most child restarts allowed within --restart-window; beyond it the session ends.
     #[arg(long, env = "HYPER_MCP_PROXY_MAX_RESTARTS", default_value_t = 5)]
     pub max_restarts: u32,
@@ -130,6 +139,15 @@ pub struct Cli {
     /// The stdio MCP server to spawn per session: program and arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the span fields (session id, child pid, generation).
+    Json,
 }
 
 /// The program a session spawns, with its arguments.
@@ -203,6 +221,8 @@ pub struct Config {
     pub max_sessions: usize,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout: Duration,
+    /// Separate listener for metrics and `/sessions`, if any.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Per-session settings.
     pub session: Arc<SessionConfig>,
 }
@@ -258,6 +278,7 @@ impl Cli {
                 .then(|| Duration::from_secs(self.sse_keepalive)),
             max_sessions: self.max_sessions,
             shutdown_timeout: self.shutdown_timeout,
+            metrics_addr: self.metrics_addr,
             session: Arc::new(SessionConfig {
                 command,
                 max_message_bytes: self.max_message_bytes,

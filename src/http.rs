@@ -1,6 +1,7 @@
 //! The Streamable HTTP endpoint: axum routes that check the transport's header rules and turn
 //! each POST, GET and DELETE into a message to the session's actor (or the router).
 
+pub mod ops;
 pub mod rules;
 
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use crate::config::Config;
 use crate::frame::{Frame, FrameKind, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR};
 use crate::index::{SessionEntry, SessionId, SessionIndex};
 use crate::mailbox::MailboxPermit;
+use crate::metrics::ProxyMetrics;
 use crate::router::{OpenError, RouterMsg};
 use crate::session::SessionMsg;
 use crate::sse::sse_body;
@@ -47,6 +49,8 @@ pub struct HttpShared {
     bound_to_loopback: bool,
     /// Source of stream numbers for SSE event ids.
     next_stream: AtomicU64,
+    /// Counts open SSE streams.
+    metrics: Arc<ProxyMetrics>,
 }
 
 impl HttpState {
@@ -56,6 +60,7 @@ impl HttpState {
         router: ActorRef<RouterMsg>,
         config: Config,
         local_addr: SocketAddr,
+        metrics: Arc<ProxyMetrics>,
     ) -> HttpState {
         HttpState(Arc::new(HttpShared {
             index,
@@ -63,6 +68,7 @@ impl HttpState {
             config,
             bound_to_loopback: local_addr.ip().is_loopback(),
             next_stream: AtomicU64::new(1),
+            metrics,
         }))
     }
 }
@@ -201,7 +207,14 @@ async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderM
     if actor.cast(SessionMsg::Listen { stream }).is_err() {
         return session_not_found();
     }
-    sse_response(sse_body(None, rx, stream_id, state.0.config.sse_keepalive))
+    let gauge = state.0.metrics.sse_stream_gauge(true);
+    sse_response(sse_body(
+        None,
+        rx,
+        stream_id,
+        state.0.config.sse_keepalive,
+        gauge,
+    ))
 }
 
 async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Response {
@@ -374,6 +387,7 @@ impl HttpState {
                 rx,
                 stream_id,
                 self.0.config.sse_keepalive,
+                self.0.metrics.sse_stream_gauge(false),
             )),
             StreamEnd::Result | StreamEnd::Error => json_response(first.payload),
         };

@@ -17,6 +17,10 @@
 //! - `stream.rs`, `sse.rs`: client streams and their SSE encoding.
 //! - `line_reader.rs`: capped line framing of the child's output.
 //! - `config.rs`: CLI and validated configuration.
+//! - `mailbox.rs`: bounds and depth gauges for actor mailboxes.
+//! - `backoff.rs`: restart intensity and backoff.
+//! - `metrics.rs`, `metrics/`: Prometheus registry, scrape-time collectors; `http/ops.rs`
+//!   serves them with health, readiness and `/sessions`.
 //! - `demo/`: the built-in demo stdio MCP server (default backend and test fixture).
 //!
 //! [`run`] serves the proxy on a listener until a shutdown future completes; `main.rs` and the
@@ -31,6 +35,7 @@ pub mod http;
 pub mod index;
 pub mod line_reader;
 pub mod mailbox;
+pub mod metrics;
 pub mod process;
 pub mod router;
 pub mod session;
@@ -38,6 +43,7 @@ pub mod sse;
 pub mod stream;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::serve::ListenerExt;
@@ -48,7 +54,9 @@ use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::http::HttpState;
+use crate::http::ops::{OpsExposure, OpsState};
 use crate::index::SessionIndex;
+use crate::metrics::ProxyMetrics;
 use crate::router::{RouterArgs, RouterMsg, SessionRouter};
 
 /// Why the proxy could not run.
@@ -77,6 +85,25 @@ pub async fn run(
     let shutdown_timeout = config.shutdown_timeout;
     let max_sessions = config.max_sessions;
     let index = Arc::new(SessionIndex::default());
+    let metrics = Arc::new(ProxyMetrics::new(index.clone()));
+    let draining = Arc::new(AtomicBool::new(false));
+    let ops = OpsState {
+        index: index.clone(),
+        metrics: metrics.clone(),
+        draining: draining.clone(),
+        max_sessions,
+    };
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr).await?;
+            tracing::info!(
+                "metrics listening on http://{}/metrics",
+                listener.local_addr()?
+            );
+            Some(listener)
+        }
+        None => None,
+    };
     let (router, router_task) = Actor::spawn(
         None,
         SessionRouter,
@@ -84,30 +111,66 @@ pub async fn run(
             index: index.clone(),
             session: config.session.clone(),
             max_sessions,
+            metrics: metrics.clone(),
         },
     )
     .await?;
-    let app = http::routes(HttpState::new(index, router.clone(), config, local_addr));
+    let exposure = if metrics_listener.is_some() {
+        OpsExposure::HealthOnly
+    } else {
+        OpsExposure::WithMetrics
+    };
+    let app = http::routes(HttpState::new(
+        index,
+        router.clone(),
+        config,
+        local_addr,
+        metrics,
+    ))
+    .merge(http::ops::routes(ops.clone(), exposure));
+    let (stopped_tx, stopped_rx) = watch::channel(false);
+    let metrics_server = metrics_listener.map(|listener| {
+        let app = http::ops::routes(ops, OpsExposure::Everything);
+        let mut stopped = stopped_rx.clone();
+        tokio::spawn(async move {
+            let until_stopped = async move {
+                let _ = stopped.wait_for(|&done| done).await;
+            };
+            axum::serve(listener, app)
+                .with_graceful_shutdown(until_stopped)
+                .await
+        })
+    });
     let listener = listener.tap_io(|tcp| {
         // Nagle's algorithm adds up to 40 ms to small answers; MCP messages are small.
         let _ = tcp.set_nodelay(true);
     });
     let drain_router = router.clone();
     let served = axum::serve(listener, app)
-        .with_graceful_shutdown(drain(drain_router, signals, shutdown_timeout))
+        .with_graceful_shutdown(drain(drain_router, signals, shutdown_timeout, draining))
         .await;
     router.stop(Some("shutdown".into()));
     let _ = router_task.await;
+    let _ = stopped_tx.send(true);
+    if let Some(server) = metrics_server {
+        let _ = server.await;
+    }
     served?;
     Ok(())
 }
 
 /// Waits for the first signal, then drains every session; a second signal cuts the wait short.
-async fn drain(router: ActorRef<RouterMsg>, mut signals: ShutdownSignals, timeout: Duration) {
+async fn drain(
+    router: ActorRef<RouterMsg>,
+    mut signals: ShutdownSignals,
+    timeout: Duration,
+    draining: Arc<AtomicBool>,
+) {
     if signals.wait_for(|&count| count >= 1).await.is_err() {
         // The signal source is gone: nobody can ask for shutdown any more; serve forever.
         std::future::pending::<()>().await;
     }
+    draining.store(true, Ordering::Relaxed);
     tracing::info!(
         timeout_s = timeout.as_secs_f64(),
         "shutdown requested: refusing new sessions and letting requests in flight finish (send the signal again to stop at once)"

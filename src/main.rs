@@ -4,7 +4,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use hyper_mcp_proxy::config::{Cli, DEMO_SERVER_SUBCOMMAND};
+use hyper_mcp_proxy::config::{Cli, DEMO_SERVER_SUBCOMMAND, LogFormat};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
@@ -12,7 +12,7 @@ fn main() -> anyhow::Result<()> {
         return run_demo_server();
     }
     let cli = Cli::parse();
-    init_tracing();
+    init_tracing(cli.log_format);
     let addr = std::net::SocketAddr::new(cli.host, cli.port);
     let config = cli.into_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -47,14 +47,25 @@ fn run_demo_server() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,hyper_mcp_proxy=debug"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        // One object per line. `span` is the event's own span (tracing-subscriber's span list
+        // ignores explicit parents), so every span the proxy logs in carries the session id
+        // itself, and a child's span adds its pid and generation.
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 /// Counts SIGINT and SIGTERM deliveries into `signals`.

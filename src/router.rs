@@ -12,8 +12,9 @@ use std::time::Duration;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use crate::config::SessionConfig;
-use crate::index::{SessionEntry, SessionId, SessionIndex};
+use crate::index::{SessionEntry, SessionId, SessionIndex, SessionStats};
 use crate::mailbox::MailboxBound;
+use crate::metrics::ProxyMetrics;
 use crate::session::{SessionArgs, SessionMsg, SessionSupervisor};
 
 // ============================ SessionRouter actor ============================
@@ -69,6 +70,8 @@ pub struct RouterArgs {
     pub session: Arc<SessionConfig>,
     /// Most concurrent sessions.
     pub max_sessions: usize,
+    /// Where lifecycle events are counted.
+    pub metrics: Arc<ProxyMetrics>,
 }
 
 /// The router's state.
@@ -83,6 +86,8 @@ pub struct RouterState {
     draining: bool,
     /// Most concurrent sessions.
     max_sessions: usize,
+    /// Where lifecycle events are counted.
+    metrics: Arc<ProxyMetrics>,
 }
 
 /// Longest wait for one session (and its child) to stop.
@@ -104,6 +109,7 @@ impl Actor for SessionRouter {
             by_actor: HashMap::new(),
             draining: false,
             max_sessions: args.max_sessions,
+            metrics: args.metrics,
         })
     }
 
@@ -120,11 +126,10 @@ impl Actor for SessionRouter {
             }
             RouterMsg::Close { id, reply } => match state.index.remove(&id) {
                 Some(actor) => {
-                    state.by_actor.remove(&actor.get_id());
                     tracing::info!(session = %id, "session closed by the client (DELETE)");
                     tokio::spawn(async move {
                         let _ = actor
-                            .stop_and_wait(Some("deleted".into()), Some(SESSION_STOP_BUDGET))
+                            .stop_and_wait(Some(CLOSE_REASONS[0].into()), Some(SESSION_STOP_BUDGET))
                             .await;
                         let _ = reply.send(true);
                     });
@@ -179,17 +184,20 @@ impl Actor for SessionRouter {
         state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
         // Overridden: ractor's default would stop the router when any session ends.
-        let cell = match event {
-            SupervisionEvent::ActorTerminated(cell, _, _) => cell,
+        let (cell, reason) = match event {
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, close_reason(reason.as_deref()))
+            }
             SupervisionEvent::ActorFailed(cell, err) => {
                 tracing::error!(error = %err, "a session actor failed; its session is gone");
-                cell
+                (cell, "failed")
             }
             _ => return Ok(()),
         };
         if let Some(id) = state.by_actor.remove(&cell.get_id()) {
             state.index.remove(&id);
-            tracing::debug!(session = %id, "session ended");
+            state.metrics.session_closed(reason);
+            tracing::debug!(session = %id, reason, "session ended");
         }
         Ok(())
     }
@@ -213,17 +221,45 @@ impl RouterState {
         }
         let id = SessionId::mint().map_err(|err| OpenError::Random(err.to_string()))?;
         let inbox = MailboxBound::new(self.session.mailbox_capacity);
+        let stats = Arc::new(SessionStats::default());
         let args = SessionArgs {
             id: id.clone(),
             config: self.session.clone(),
             inbox: inbox.clone(),
+            stats: stats.clone(),
+            metrics: self.metrics.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, SessionSupervisor, args, myself.get_cell())
             .await
             .map_err(|err| OpenError::Spawn(err.to_string()))?;
         self.by_actor.insert(actor.get_id(), id.clone());
-        let entry = SessionEntry { actor, inbox };
+        self.metrics.sessions_opened.inc();
+        let entry = SessionEntry {
+            actor,
+            inbox,
+            stats,
+        };
         self.index.insert(id.clone(), entry.clone());
         Ok((id, entry))
     }
+}
+
+/// Reasons a session ends, as the `reason` label of `sessions_closed_total`.
+pub const CLOSE_REASONS: [&str; 8] = [
+    "deleted",
+    "idle",
+    "restart_limit",
+    "shutdown",
+    "spawn_failed",
+    "init_failed",
+    "protocol_changed",
+    "rehandshake_failed",
+];
+
+/// The label for a session actor's stop reason (anything unexpected is `other`).
+fn close_reason(reason: Option<&str>) -> &'static str {
+    reason
+        .and_then(|reason| CLOSE_REASONS.iter().find(|known| **known == reason))
+        .copied()
+        .unwrap_or("other")
 }

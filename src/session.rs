@@ -28,8 +28,9 @@ use crate::backoff::RestartTracker;
 use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail};
 use crate::config::SessionConfig;
 use crate::frame::{Frame, SERVER_ERROR};
-use crate::index::SessionId;
+use crate::index::{SessionId, SessionPhase, SessionStats};
 use crate::mailbox::{MailboxBound, MailboxPermit};
+use crate::metrics::{Direction, FailReason, ProxyMetrics};
 use crate::process::{ExitReport, ManagedProcess};
 use crate::stream::StreamSender;
 
@@ -102,6 +103,10 @@ pub struct SessionArgs {
     pub config: Arc<SessionConfig>,
     /// The bound of this session's mailbox, shared with the HTTP side and the child's pump.
     pub inbox: MailboxBound,
+    /// Where the session publishes its state for metrics and `/sessions`.
+    pub stats: Arc<SessionStats>,
+    /// Where requests, messages and child events are counted.
+    pub metrics: Arc<ProxyMetrics>,
 }
 
 /// Where the session is in the MCP lifecycle.
@@ -131,6 +136,8 @@ struct CurrentChild {
 
 /// The session's state.
 pub struct SessionState {
+    /// The session's id.
+    id: SessionId,
     /// Span carrying the session id; every log line of the session is inside it.
     span: Span,
     /// Shared settings.
@@ -165,6 +172,10 @@ pub struct SessionState {
     last_activity: Instant,
     /// Set by `Drain`: no new requests; the session ends when the last answer is out.
     draining: bool,
+    /// Published state, read by metrics and `/sessions`.
+    stats: Arc<SessionStats>,
+    /// Counters.
+    metrics: Arc<ProxyMetrics>,
 }
 
 /// How long a message may wait in the backlog for a GET stream.
@@ -189,6 +200,7 @@ impl Actor for SessionSupervisor {
         }
         Ok(SessionState {
             span: tracing::info_span!("session", id = %args.id),
+            id: args.id,
             phase: Phase::AwaitingInitialize,
             child: None,
             generation: 0,
@@ -204,6 +216,8 @@ impl Actor for SessionSupervisor {
             inbox: args.inbox,
             last_activity: Instant::now(),
             draining: false,
+            stats: args.stats,
+            metrics: args.metrics,
             config: args.config,
         })
     }
@@ -251,6 +265,7 @@ impl Actor for SessionSupervisor {
             SessionMsg::IdleCheck => state.on_idle_check(&myself),
         }
         state.stop_if_drained(&myself);
+        state.publish();
         Ok(())
     }
 
@@ -289,9 +304,15 @@ impl Actor for SessionSupervisor {
         if let Some(child) = state.child.take() {
             state.stop_child(child).await;
         }
+        let reason = if state.draining {
+            FailReason::Shutdown
+        } else {
+            FailReason::SessionClosed
+        };
         state.fail_all_requests(
             "the MCP session was closed",
             json!({ "reason": "session closed" }),
+            reason,
         );
         state.expire_queue(true);
         tracing::info!(parent: &state.span, "session closed");
@@ -302,8 +323,9 @@ impl Actor for SessionSupervisor {
 impl SessionState {
     /// Spawns a new child process and its actor, as the next generation.
     async fn start_child(&mut self, myself: &ActorRef<SessionMsg>) -> Result<(), String> {
-        let (process, pipes) =
-            ManagedProcess::spawn(&self.config.command).map_err(|err| err.to_string())?;
+        let spawned = ManagedProcess::spawn(&self.config.command);
+        self.metrics.child_spawned(spawned.is_ok());
+        let (process, pipes) = spawned.map_err(|err| err.to_string())?;
         let pid = process.pid();
         self.generation += 1;
         self.stderr_tail = StderrTail::default();
@@ -317,12 +339,15 @@ impl SessionState {
             max_message_bytes: self.config.max_message_bytes,
             kill_grace: self.config.kill_grace,
             span: self.span.clone(),
+            session_id: self.id.clone(),
             stderr_tail: self.stderr_tail.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, ChildProcess, args, myself.get_cell())
             .await
             .map_err(|err| format!("cannot start the child process actor: {err}"))?;
         tracing::info!(parent: &self.span, pid, generation = self.generation, command = %self.config.command.display(), "MCP server process started");
+        self.stats
+            .child_started(pid, self.generation, stdin.clone());
         self.child = Some(CurrentChild { actor, pid, stdin });
         Ok(())
     }
@@ -332,6 +357,8 @@ impl SessionState {
         // Each step of the graceful stop waits `kill_grace`; leave room for both plus reaping.
         let budget = self.config.kill_grace * 2 + Duration::from_secs(2);
         let outcome = ractor::call_t!(child.actor, ChildMsg::Stop, budget.as_millis() as u64);
+        self.metrics.child_exited("stopped");
+        self.stats.child_gone();
         match outcome {
             Ok(report) => {
                 tracing::info!(parent: &self.span, pid = child.pid, exit = %report, "MCP server process stopped")
@@ -346,6 +373,12 @@ impl SessionState {
     /// The child of the current generation is gone.
     fn on_child_exit(&mut self, myself: &ActorRef<SessionMsg>, report: ExitReport) {
         let pid = self.child.take().map(|child| child.pid);
+        self.stats.child_gone();
+        self.metrics.child_exited(match report {
+            ExitReport::Code(_) => "exit_code",
+            ExitReport::Signal(_) => "signal",
+            ExitReport::Unknown => "unknown",
+        });
         let command = self.config.command.display();
         if let Phase::Initializing(proxy_id) = self.phase {
             tracing::error!(parent: &self.span, ?pid, exit = %report, %command, "MCP server exited before answering initialize; check the command and its stderr above");
@@ -357,15 +390,16 @@ impl SessionState {
                 "stderr": self.stderr_tail.lines(),
             });
             self.answer_with_error(proxy_id, SERVER_ERROR, &message, Some(data));
-            myself.stop(Some("child exited before initialize".into()));
+            myself.stop(Some("init_failed".into()));
             return;
         }
         self.on_child_crash(myself, report, pid);
     }
 
     /// Answers every request in flight with a JSON-RPC error (never leave one hanging).
-    fn fail_all_requests(&mut self, message: &str, data: Value) {
+    fn fail_all_requests(&mut self, message: &str, data: Value, reason: FailReason) {
         for request in self.requests.drain() {
+            self.metrics.request_failed(request.method, reason);
             if let Some(stream) = request.stream {
                 let frame = Frame::error_response(
                     request.client_id,
@@ -387,10 +421,26 @@ impl SessionState {
             tracing::warn!(parent: &self.span, pid = child.pid, queued = child.stdin.depth(), "the MCP server is not reading its stdin; message refused");
             return false;
         };
-        child
-            .actor
-            .cast(ChildMsg::Write(frame.to_line(), permit))
-            .is_ok()
+        let line = frame.to_line();
+        self.metrics
+            .message(Direction::ClientToChild, frame.kind(), line.len());
+        child.actor.cast(ChildMsg::Write(line, permit)).is_ok()
+    }
+
+    /// Publishes the session's state for metrics and `/sessions`.
+    fn publish(&self) {
+        let phase = match self.phase {
+            _ if self.draining => SessionPhase::Draining,
+            Phase::AwaitingInitialize | Phase::Initializing(_) => SessionPhase::Starting,
+            Phase::Ready => SessionPhase::Ready,
+            Phase::Restarting | Phase::Replaying(_) => SessionPhase::Restarting,
+        };
+        let standalone_open = self
+            .standalone
+            .as_ref()
+            .is_some_and(|stream| !stream.is_closed());
+        self.stats
+            .publish(phase, self.requests.len() + self.held(), standalone_open);
     }
 
     /// While draining, ends the session once nothing is in flight.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use bytes::Bytes;
+use prometheus_client::metrics::gauge::Gauge;
 
 use crate::stream::{StreamEnd, StreamEvent, StreamReceiver};
 
@@ -30,6 +31,14 @@ struct SseBody {
     keepalive: Option<Duration>,
     /// Set once the request's answer has been queued: the body ends after it.
     finished: bool,
+    /// The open-streams gauge, decremented when the body is dropped.
+    gauge: Gauge,
+}
+
+impl Drop for SseBody {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
 }
 
 impl SseBody {
@@ -71,7 +80,9 @@ pub fn sse_body(
     rx: StreamReceiver,
     stream_id: u64,
     keepalive: Option<Duration>,
+    gauge: Gauge,
 ) -> Body {
+    gauge.inc();
     let mut body = SseBody {
         rx,
         chunks: VecDeque::new(),
@@ -79,6 +90,7 @@ pub fn sse_body(
         seq: 0,
         keepalive,
         finished: false,
+        gauge,
     };
     if let Some(event) = first {
         body.push(event);
@@ -103,7 +115,9 @@ mod tests {
             .unwrap();
         tx.offer(Bytes::from_static(b"{\"n\":2}"), StreamEnd::Result)
             .unwrap();
-        let body = sse_body(None, rx, 7, None);
+        let gauge = Gauge::default();
+        let body = sse_body(None, rx, 7, None, gauge.clone());
+        assert_eq!(gauge.get(), 1);
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(
             &bytes[..],
@@ -121,6 +135,7 @@ mod tests {
             seq: 0,
             keepalive: Some(Duration::from_secs(15)),
             finished: false,
+            gauge: Gauge::default(),
         };
         assert_eq!(body.next_chunk().await.unwrap(), KEEPALIVE);
         drop(tx);

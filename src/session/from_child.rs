@@ -10,6 +10,7 @@ use super::inflight::proxy_number;
 use super::route::{Destination, RouteContext, route_notification, route_request};
 use super::{BACKLOG_MAX_AGE, Phase, SessionMsg, SessionState};
 use crate::frame::{Frame, FrameKind, SERVER_ERROR};
+use crate::metrics::{Direction, FailReason};
 use crate::stream::{StreamDetached, StreamEnd};
 
 impl SessionState {
@@ -32,7 +33,7 @@ impl SessionState {
             FrameKind::Request => {
                 let outbound_id = self.server_requests.begin(&mut frame, self.generation);
                 let destination = route_request(self.route_context(None));
-                self.deliver(myself, destination, frame.to_bytes(), Some(outbound_id));
+                self.deliver(myself, destination, &frame, Some(outbound_id));
             }
             FrameKind::Notification => {
                 let related = match frame.method() {
@@ -49,7 +50,7 @@ impl SessionState {
                     _ => None,
                 };
                 let destination = route_notification(self.route_context(related));
-                self.deliver(myself, destination, frame.to_bytes(), None);
+                self.deliver(myself, destination, &frame, None);
             }
         }
     }
@@ -70,7 +71,7 @@ impl SessionState {
             }
         } else {
             tracing::warn!(parent: &self.span, error = ?frame.error(), "the MCP server refused initialize; ending the session");
-            myself.stop(Some("initialize refused".into()));
+            myself.stop(Some("init_failed".into()));
         }
     }
 
@@ -103,10 +104,19 @@ impl SessionState {
         } else {
             StreamEnd::Result
         };
+        self.metrics
+            .request_finished(request.method, request.started.elapsed().as_secs_f64());
+        if end == StreamEnd::Error {
+            self.metrics
+                .request_failed(request.method, FailReason::ErrorResponse);
+        }
         frame.replace_id(request.client_id);
+        let payload = frame.to_bytes();
+        self.metrics
+            .message(Direction::ChildToClient, frame.kind(), payload.len());
         match request.stream {
             Some(stream) => {
-                if let Err(why) = stream.offer(frame.to_bytes(), end) {
+                if let Err(why) = stream.offer(payload, end) {
                     tracing::warn!(parent: &self.span, stream = stream.id, ?why, "the client's stream was gone when its answer arrived; answer dropped");
                 }
             }
@@ -130,6 +140,25 @@ impl SessionState {
         );
     }
 
+    /// Fails client request `proxy_id` with an error made by the proxy, counted as `reason`.
+    pub(super) fn fail_request(
+        &mut self,
+        proxy_id: u64,
+        code: i64,
+        message: &str,
+        reason: FailReason,
+    ) {
+        let method = self.requests.method_of(proxy_id);
+        self.metrics.request_failed(method, reason);
+        let Some(request) = self.requests.finish(proxy_id) else {
+            return;
+        };
+        if let Some(stream) = request.stream {
+            let frame = Frame::error_response(request.client_id, code, message, None);
+            let _ = stream.offer(frame.to_bytes(), StreamEnd::Error);
+        }
+    }
+
     /// What routing needs to know now.
     fn route_context(&self, related: Option<u64>) -> RouteContext {
         RouteContext {
@@ -146,9 +175,12 @@ impl SessionState {
         &mut self,
         myself: &ActorRef<SessionMsg>,
         mut destination: Destination,
-        payload: Bytes,
+        frame: &Frame,
         server_request: Option<u64>,
     ) {
+        let payload: Bytes = frame.to_bytes();
+        self.metrics
+            .message(Direction::ChildToClient, frame.kind(), payload.len());
         loop {
             let offered = match destination {
                 Destination::Request(proxy_id) => {

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::inflight::proxy_number;
 use super::{Phase, SessionMsg, SessionState};
 use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
+use crate::metrics::{FailReason, method_label};
 use crate::stream::{StreamEnd, StreamSender};
 
 impl SessionState {
@@ -38,11 +39,13 @@ impl SessionState {
                 let data = json!({ "command": command, "cause": cause });
                 let answer = Frame::error_response(id, SERVER_ERROR, &message, Some(data));
                 let _ = stream.offer(answer.to_bytes(), StreamEnd::Error);
-                myself.stop(Some("spawn failed".into()));
+                myself.stop(Some("spawn_failed".into()));
                 return;
             }
             self.restarts.child_started();
             let proxy_id = self.requests.begin(&mut frame, stream);
+            self.metrics
+                .request_started(self.requests.method_of(proxy_id));
             self.phase = Phase::Initializing(proxy_id);
             self.write_to_child(&frame);
             return;
@@ -60,6 +63,8 @@ impl SessionState {
                 "too many requests in flight for this session (--max-inflight {})",
                 self.config.max_inflight
             );
+            self.metrics
+                .request_failed(method_label(frame.method()), FailReason::Limit);
             refuse(&frame, &stream, 429, &message);
         } else if self.is_restarting() {
             self.hold(frame, Some(stream));
@@ -76,12 +81,14 @@ impl SessionState {
         stream: StreamSender,
     ) {
         let proxy_id = self.requests.begin(&mut frame, stream);
+        self.metrics
+            .request_started(self.requests.method_of(proxy_id));
         if !self.write_to_child(&frame) {
-            self.answer_with_error(
+            self.fail_request(
                 proxy_id,
                 SERVER_ERROR,
-                "the MCP server process is not running",
-                None,
+                "the MCP server is not running or not reading its input",
+                FailReason::Limit,
             );
         } else if self.config.request_timeout.is_some() {
             self.schedule_tick(myself);

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::frame::{Frame, IdKey};
+use crate::metrics::method_label;
 use crate::stream::StreamSender;
 
 /// A client request the child has not answered yet.
@@ -23,8 +24,10 @@ pub struct ClientRequest {
     progress_token: Option<IdKey>,
     /// Key of `client_id`, to translate the client's cancellations.
     client_key: Option<IdKey>,
-    /// When it was sent to the child, for `--request-timeout`.
-    started: Instant,
+    /// When it was sent to the child, for `--request-timeout` and the duration histogram.
+    pub started: Instant,
+    /// Its `method` label index (see `metrics::METHODS`).
+    pub method: usize,
 }
 
 /// Client requests in flight, keyed by the proxy id the child sees.
@@ -51,6 +54,7 @@ impl ClientRequests {
     pub fn begin(&mut self, frame: &mut Frame, stream: StreamSender) -> u64 {
         let proxy_id = self.allocate_id();
         let progress_token = frame.progress_token().and_then(IdKey::of);
+        let method = method_label(frame.method());
         let client_id = frame
             .replace_id(Value::from(proxy_id))
             .unwrap_or(Value::Null);
@@ -69,9 +73,17 @@ impl ClientRequests {
                 progress_token,
                 client_key,
                 started: Instant::now(),
+                method,
             },
         );
         proxy_id
+    }
+
+    /// The `method` label index of a request in flight (`other` if unknown).
+    pub fn method_of(&self, proxy_id: u64) -> usize {
+        self.requests
+            .get(&proxy_id)
+            .map_or_else(|| method_label(None), |request| request.method)
     }
 
     /// Removes a request once it is answered, cancelled or failed.

@@ -13,6 +13,7 @@ use super::handshake::negotiated_version;
 use super::{Phase, SessionMsg, SessionState};
 use crate::backoff::{RestartDecision, random_jitter};
 use crate::frame::{Frame, FrameKind, IdKey, SERVER_ERROR};
+use crate::metrics::{FailReason, method_label};
 use crate::process::{ExitReport, kill_group};
 use crate::stream::{StreamEnd, StreamSender};
 
@@ -53,7 +54,11 @@ impl SessionState {
         self.restart.replay_ids.clear();
         self.cancel_server_requests("MCP server process exited");
         let data = json!({ "exit": report.to_json(), "generation": self.generation });
-        self.fail_all_requests(&format!("MCP server process exited ({report})"), data);
+        self.fail_all_requests(
+            &format!("MCP server process exited ({report})"),
+            data,
+            FailReason::ChildExited,
+        );
         if self.draining {
             myself.stop(Some("shutdown".into()));
             return;
@@ -73,7 +78,7 @@ impl SessionState {
             RestartDecision::GiveUp => {
                 let policy = self.config.restart;
                 tracing::error!(parent: &self.span, %cause, max_restarts = policy.max_restarts, window_s = policy.window.as_secs_f64(), "MCP server keeps failing: restart limit reached, ending the session (the client's next request gets 404 and re-initializes); check the server's stderr above");
-                myself.stop(Some("restart limit".into()));
+                myself.stop(Some("restart_limit".into()));
             }
         }
     }
@@ -89,6 +94,8 @@ impl SessionState {
             return;
         }
         self.restarts.child_started();
+        self.metrics.child_restarts.inc();
+        self.stats.restarted();
         let proxy_id = self.requests.allocate_id();
         self.phase = Phase::Replaying(proxy_id);
         let initialize = self.handshake.initialize(proxy_id);
@@ -123,13 +130,13 @@ impl SessionState {
     fn on_replayed_initialize(&mut self, myself: &ActorRef<SessionMsg>, frame: &Frame) {
         if frame.kind() == FrameKind::Error {
             tracing::error!(parent: &self.span, error = ?frame.error(), "the restarted MCP server refused the replayed initialize; ending the session");
-            myself.stop(Some("re-handshake refused".into()));
+            myself.stop(Some("rehandshake_failed".into()));
             return;
         }
         let version = negotiated_version(frame.result());
         if version.as_deref() != self.handshake.protocol_version() {
             tracing::error!(parent: &self.span, before = ?self.handshake.protocol_version(), after = ?version, "the restarted MCP server negotiated a different protocol version; ending the session so the client re-initializes");
-            myself.stop(Some("protocol version changed".into()));
+            myself.stop(Some("protocol_changed".into()));
             return;
         }
         let requests = &mut self.requests;
@@ -164,6 +171,8 @@ impl SessionState {
         if self.restart.queue.len() >= self.config.restart_queue_limit {
             tracing::warn!(parent: &self.span, limit = self.config.restart_queue_limit, "too many requests waiting for the restarting MCP server; refusing one");
             if let Some(stream) = stream {
+                self.metrics
+                    .request_failed(method_label(frame.method()), FailReason::Limit);
                 let id = frame.id().cloned().unwrap_or(Value::Null);
                 let answer = Frame::error_response(
                     id,
@@ -210,6 +219,8 @@ impl SessionState {
                 break;
             };
             if let Some(stream) = item.stream {
+                self.metrics
+                    .request_failed(method_label(item.frame.method()), FailReason::SessionClosed);
                 let id = item.frame.id().cloned().unwrap_or(Value::Null);
                 let answer = Frame::error_response(
                     id,
@@ -275,7 +286,7 @@ impl SessionState {
                 timeout.as_millis()
             );
             tracing::warn!(parent: &self.span, proxy_id, "{message}; cancelling it at the MCP server");
-            self.answer_with_error(proxy_id, REQUEST_TIMEOUT, &message, None);
+            self.fail_request(proxy_id, REQUEST_TIMEOUT, &message, FailReason::Timeout);
             let cancel = Frame::notification(
                 "notifications/cancelled",
                 Some(json!({ "requestId": proxy_id, "reason": "request timed out" })),

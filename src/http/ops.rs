@@ -1,0 +1,105 @@
+//! Operational endpoints: `/healthz`, `/readyz`, `/metrics` (Prometheus text format) and
+//! `/sessions` (JSON list of live sessions; only on the `--metrics-addr` listener, since it
+//! reveals session ids).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::index::SessionIndex;
+use crate::metrics::ProxyMetrics;
+
+/// What the operational endpoints read.
+#[derive(Clone)]
+pub struct OpsState {
+    /// Live sessions.
+    pub index: Arc<SessionIndex>,
+    /// The registry.
+    pub metrics: Arc<ProxyMetrics>,
+    /// Set when shutdown starts: readiness turns 503.
+    pub draining: Arc<AtomicBool>,
+    /// `--max-sessions`: readiness turns 503 when reached.
+    pub max_sessions: usize,
+}
+
+/// Which endpoints a listener serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpsExposure {
+    /// Health and readiness only (the main listener when `--metrics-addr` is set).
+    HealthOnly,
+    /// Health, readiness and metrics (the main listener by default).
+    WithMetrics,
+    /// Everything, `/sessions` included (the `--metrics-addr` listener).
+    Everything,
+}
+
+/// The operational routes.
+pub fn routes(state: OpsState, exposure: OpsExposure) -> Router {
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    if exposure != OpsExposure::HealthOnly {
+        router = router.route("/metrics", get(metrics));
+    }
+    if exposure == OpsExposure::Everything {
+        router = router.route("/sessions", get(sessions));
+    }
+    router.with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(state): State<OpsState>) -> Response {
+    if state.draining.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining\n").into_response()
+    } else if state.index.len() >= state.max_sessions {
+        (StatusCode::SERVICE_UNAVAILABLE, "at --max-sessions\n").into_response()
+    } else {
+        (StatusCode::OK, "ready\n").into_response()
+    }
+}
+
+async fn metrics(State(state): State<OpsState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn sessions(State(state): State<OpsState>) -> Response {
+    let mut list: Vec<_> = state
+        .index
+        .entries()
+        .into_iter()
+        .map(|(id, entry)| {
+            let stats = &entry.stats;
+            let pid = stats.child_pid();
+            json!({
+                "id": id.as_str(),
+                "state": stats.phase().label(),
+                "child_pid": (pid != 0).then_some(pid),
+                "generation": stats.generation(),
+                "restarts": stats.restarts(),
+                "age_seconds": stats.age().as_secs_f64(),
+                "idle_seconds": stats.idle().as_secs_f64(),
+                "inflight_requests": stats.inflight(),
+                "open_streams": stats.inflight() + usize::from(stats.standalone_open()),
+            })
+        })
+        .collect();
+    list.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    let body = json!({ "sessions": list }).to_string();
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}

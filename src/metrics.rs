@@ -1,0 +1,371 @@
+//! `ProxyMetrics`: the Prometheus registry and every counter the proxy increments.
+//!
+//! Counters and histograms are created once with their fixed label values, and the hot path
+//! holds direct handles (an atomic add, no label hashing). Gauges of actor state are not
+//! stored here: `metrics/collector.rs` reads them from the live sessions at scrape time, and
+//! `metrics/process.rs` reads the `process_*` family from /proc.
+
+mod collector;
+mod process;
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::frame::FrameKind;
+use crate::index::SessionIndex;
+
+pub use collector::SessionCollector;
+
+/// MCP methods that get their own `method` label; everything else is `other`, so custom
+/// methods cannot create unbounded label values.
+pub const METHODS: [&str; 17] = [
+    "initialize",
+    "ping",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "tasks/get",
+    "tasks/list",
+    "tasks/cancel",
+    "other",
+];
+
+/// Index of a method's label in [`METHODS`].
+pub fn method_label(method: Option<&str>) -> usize {
+    let other = METHODS.len() - 1;
+    method
+        .and_then(|name| METHODS[..other].iter().position(|known| *known == name))
+        .unwrap_or(other)
+}
+
+/// Why a request failed, as the `reason` label of `requests_failed_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailReason {
+    /// The MCP server answered with a JSON-RPC error.
+    ErrorResponse,
+    /// The MCP server process exited while the request was in flight.
+    ChildExited,
+    /// `--request-timeout` expired.
+    Timeout,
+    /// A limit refused it (`--max-inflight`, restart queue, stdin queue).
+    Limit,
+    /// The session ended (DELETE, idle, shutdown, restart limit).
+    SessionClosed,
+    /// The proxy is shutting down.
+    Shutdown,
+}
+
+impl FailReason {
+    const ALL: [FailReason; 6] = [
+        FailReason::ErrorResponse,
+        FailReason::ChildExited,
+        FailReason::Timeout,
+        FailReason::Limit,
+        FailReason::SessionClosed,
+        FailReason::Shutdown,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            FailReason::ErrorResponse => "error_response",
+            FailReason::ChildExited => "child_exited",
+            FailReason::Timeout => "timeout",
+            FailReason::Limit => "limit",
+            FailReason::SessionClosed => "session_closed",
+            FailReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// Which way a message travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the HTTP client to the child's stdin.
+    ClientToChild = 0,
+    /// From the child's stdout to the HTTP client.
+    ChildToClient = 1,
+}
+
+const DIRECTIONS: [&str; 2] = ["client_to_child", "child_to_client"];
+const KINDS: [&str; 4] = ["request", "notification", "response", "error"];
+
+fn kind_index(kind: FrameKind) -> usize {
+    match kind {
+        FrameKind::Request => 0,
+        FrameKind::Notification => 1,
+        FrameKind::Response => 2,
+        FrameKind::Error => 3,
+    }
+}
+
+type Labels = Vec<(&'static str, &'static str)>;
+
+/// The proxy's metrics: the registry and direct handles to every counter.
+#[derive(Debug)]
+pub struct ProxyMetrics {
+    /// Everything that is scraped.
+    registry: Registry,
+    /// `sessions_opened_total`.
+    pub sessions_opened: Counter,
+    /// `sessions_closed_total{reason}`.
+    sessions_closed: Family<Labels, Counter>,
+    /// `child_spawns_total{outcome}`: ok, failed.
+    child_spawns: [Counter; 2],
+    /// `child_exits_total{cause}`: exit_code, signal, unknown, stopped.
+    child_exits: Family<Labels, Counter>,
+    /// `child_restarts_total`.
+    pub child_restarts: Counter,
+    /// `requests_total{method}`, indexed like [`METHODS`].
+    requests: Vec<Counter>,
+    /// `request_duration_seconds{method}`, indexed like [`METHODS`].
+    durations: Vec<Histogram>,
+    /// `requests_failed_total{method,reason}`, by method then reason.
+    failures: Vec<[Counter; 6]>,
+    /// `messages_total{direction,kind}`.
+    messages: [[Counter; 4]; 2],
+    /// `bytes_total{direction}`.
+    bytes: [Counter; 2],
+    /// `sse_streams{kind}`: request, standalone.
+    sse_streams: [Gauge; 2],
+}
+
+impl ProxyMetrics {
+    /// Builds the registry; `index` feeds the scrape-time session gauges.
+    pub fn new(index: Arc<SessionIndex>) -> ProxyMetrics {
+        let mut registry = Registry::default();
+        registry.register_collector(Box::new(process::ProcessCollector::default()));
+        let ours = registry.sub_registry_with_prefix("hyper_mcp_proxy");
+        ours.register_collector(Box::new(SessionCollector::new(index)));
+
+        let sessions_opened = Counter::default();
+        ours.register(
+            "sessions_opened",
+            "Sessions opened (initialize forwarded to a new child)",
+            sessions_opened.clone(),
+        );
+        let sessions_closed = Family::<Labels, Counter>::default();
+        ours.register(
+            "sessions_closed",
+            "Sessions ended, by reason",
+            sessions_closed.clone(),
+        );
+        let spawns = Family::<Labels, Counter>::default();
+        ours.register(
+            "child_spawns",
+            "Child processes spawned, by outcome",
+            spawns.clone(),
+        );
+        let child_spawns = ["ok", "failed"]
+            .map(|outcome| spawns.get_or_create(&vec![("outcome", outcome)]).clone());
+        let child_exits = Family::<Labels, Counter>::default();
+        ours.register(
+            "child_exits",
+            "Child processes that ended: exit_code or signal (crashes), stopped (by the proxy)",
+            child_exits.clone(),
+        );
+        let child_restarts = Counter::default();
+        ours.register(
+            "child_restarts",
+            "Child processes restarted after a crash",
+            child_restarts.clone(),
+        );
+
+        let requests_family = Family::<Labels, Counter>::default();
+        ours.register(
+            "requests",
+            "Client requests forwarded, by MCP method (custom methods count as other)",
+            requests_family.clone(),
+        );
+        let durations_family = Family::<Labels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+        });
+        ours.register_with_unit(
+            "request_duration",
+            "Time from forwarding a request to its answer, by MCP method",
+            Unit::Seconds,
+            durations_family.clone(),
+        );
+        let failures_family = Family::<Labels, Counter>::default();
+        ours.register(
+            "requests_failed",
+            "Client requests that ended in an error, by MCP method and reason",
+            failures_family.clone(),
+        );
+        let requests = METHODS
+            .iter()
+            .map(|method| {
+                requests_family
+                    .get_or_create(&vec![("method", *method)])
+                    .clone()
+            })
+            .collect();
+        let durations = METHODS
+            .iter()
+            .map(|method| {
+                durations_family
+                    .get_or_create(&vec![("method", *method)])
+                    .clone()
+            })
+            .collect();
+        let failures = METHODS
+            .iter()
+            .map(|method| {
+                FailReason::ALL.map(|reason| {
+                    failures_family
+                        .get_or_create(&vec![("method", *method), ("reason", reason.label())])
+                        .clone()
+                })
+            })
+            .collect();
+
+        let messages_family = Family::<Labels, Counter>::default();
+        ours.register(
+            "messages",
+            "JSON-RPC messages passed, by direction and kind",
+            messages_family.clone(),
+        );
+        let messages = DIRECTIONS.map(|direction| {
+            KINDS.map(|kind| {
+                messages_family
+                    .get_or_create(&vec![("direction", direction), ("kind", kind)])
+                    .clone()
+            })
+        });
+        let bytes_family = Family::<Labels, Counter>::default();
+        ours.register(
+            "bytes",
+            "Bytes of JSON-RPC messages passed, by direction",
+            bytes_family.clone(),
+        );
+        let bytes = DIRECTIONS.map(|direction| {
+            bytes_family
+                .get_or_create(&vec![("direction", direction)])
+                .clone()
+        });
+        let streams_family = Family::<Labels, Gauge>::default();
+        ours.register(
+            "sse_streams",
+            "Open SSE response streams, by kind",
+            streams_family.clone(),
+        );
+        let sse_streams = ["request", "standalone"]
+            .map(|kind| streams_family.get_or_create(&vec![("kind", kind)]).clone());
+
+        ProxyMetrics {
+            registry,
+            sessions_opened,
+            sessions_closed,
+            child_spawns,
+            child_exits,
+            child_restarts,
+            requests,
+            durations,
+            failures,
+            messages,
+            bytes,
+            sse_streams,
+        }
+    }
+
+    /// The text exposition of every metric.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(16 * 1024);
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+
+    /// A session ended for `reason` (one of a fixed set of strings).
+    pub fn session_closed(&self, reason: &'static str) {
+        self.sessions_closed
+            .get_or_create(&vec![("reason", reason)])
+            .inc();
+    }
+
+    /// A child spawn succeeded or failed.
+    pub fn child_spawned(&self, ok: bool) {
+        self.child_spawns[usize::from(!ok)].inc();
+    }
+
+    /// A child ended: `exit_code`, `signal`, `unknown` or `stopped`.
+    pub fn child_exited(&self, cause: &'static str) {
+        self.child_exits
+            .get_or_create(&vec![("cause", cause)])
+            .inc();
+    }
+
+    /// A request with method label `method` was forwarded.
+    pub fn request_started(&self, method: usize) {
+        self.requests[method].inc();
+    }
+
+    /// A request was answered after `seconds`.
+    pub fn request_finished(&self, method: usize, seconds: f64) {
+        self.durations[method].observe(seconds);
+    }
+
+    /// A request ended in an error.
+    pub fn request_failed(&self, method: usize, reason: FailReason) {
+        let index = FailReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .unwrap_or(0);
+        self.failures[method][index].inc();
+    }
+
+    /// A message of `len` bytes passed in `direction`.
+    pub fn message(&self, direction: Direction, kind: FrameKind, len: usize) {
+        self.messages[direction as usize][kind_index(kind)].inc();
+        self.bytes[direction as usize].inc_by(len as u64);
+    }
+
+    /// The gauge of open SSE streams of a kind (`standalone` or not).
+    pub fn sse_stream_gauge(&self, standalone: bool) -> Gauge {
+        self.sse_streams[usize::from(standalone)].clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_methods_are_labelled_other() {
+        assert_eq!(METHODS[method_label(Some("tools/call"))], "tools/call");
+        assert_eq!(METHODS[method_label(Some("demo/echo"))], "other");
+        assert_eq!(METHODS[method_label(None)], "other");
+    }
+
+    #[test]
+    fn renders_prefixed_families_with_exact_values() {
+        let metrics = ProxyMetrics::new(Arc::new(SessionIndex::default()));
+        metrics.request_started(method_label(Some("tools/call")));
+        metrics.request_started(method_label(Some("x/custom")));
+        metrics.message(Direction::ClientToChild, FrameKind::Request, 42);
+        metrics.session_closed("deleted");
+        let text = metrics.render();
+        assert!(
+            text.contains("hyper_mcp_proxy_requests_total{method=\"tools/call\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains("hyper_mcp_proxy_requests_total{method=\"other\"} 1\n"));
+        assert!(text.contains("hyper_mcp_proxy_bytes_total{direction=\"client_to_child\"} 42\n"));
+        assert!(text.contains("hyper_mcp_proxy_sessions_closed_total{reason=\"deleted\"} 1\n"));
+        assert!(text.contains("hyper_mcp_proxy_sessions{state=\"ready\"} 0\n"));
+        assert!(text.contains("process_resident_memory_bytes "));
+    }
+}

@@ -1,0 +1,95 @@
+//! `SessionCollector`: gauges of actor state, read from the live sessions at scrape time
+//! (nothing is pushed on a timer): sessions by state, requests in flight, mailbox depths.
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
+
+use crate::index::{SessionIndex, SessionPhase};
+
+/// Reads the session index on every scrape.
+pub struct SessionCollector {
+    /// The live sessions.
+    index: Arc<SessionIndex>,
+}
+
+impl std::fmt::Debug for SessionCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCollector")
+            .field("sessions", &self.index.len())
+            .finish()
+    }
+}
+
+impl SessionCollector {
+    /// A collector over `index`.
+    pub fn new(index: Arc<SessionIndex>) -> SessionCollector {
+        SessionCollector { index }
+    }
+}
+
+/// Sum and max of one number over sessions.
+#[derive(Default)]
+struct SumMax {
+    sum: i64,
+    max: i64,
+}
+
+impl SumMax {
+    fn add(&mut self, value: usize) {
+        let value = i64::try_from(value).unwrap_or(i64::MAX);
+        self.sum = self.sum.saturating_add(value);
+        self.max = self.max.max(value);
+    }
+}
+
+impl Collector for SessionCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut by_phase = [0i64; 4];
+        let mut inflight = 0i64;
+        let mut session_mailbox = SumMax::default();
+        let mut child_mailbox = SumMax::default();
+        for (_, entry) in self.index.entries() {
+            by_phase[entry.stats.phase() as usize] += 1;
+            inflight += i64::try_from(entry.stats.inflight()).unwrap_or(0);
+            session_mailbox.add(entry.inbox.depth());
+            child_mailbox.add(entry.stats.child_mailbox_depth());
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "sessions",
+            "Live sessions by state",
+            None,
+            MetricType::Gauge,
+        )?;
+        for phase in SessionPhase::ALL {
+            let labels = [("state", phase.label())];
+            ConstGauge::new(by_phase[phase as usize]).encode(family.encode_family(&labels)?)?;
+        }
+
+        let metric = encoder.encode_descriptor(
+            "inflight_requests",
+            "Client requests waiting for the MCP server, over all sessions",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(inflight).encode(metric)?;
+
+        let mut family = encoder.encode_descriptor(
+            "mailbox_depth",
+            "Messages waiting in actor mailboxes (session: client messages and child frames; child: stdin writes), sum and max over sessions",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (actor, numbers) in [("session", &session_mailbox), ("child", &child_mailbox)] {
+            for (aggregate, value) in [("sum", numbers.sum), ("max", numbers.max)] {
+                let labels = [("actor", actor), ("aggregate", aggregate)];
+                ConstGauge::new(value).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
