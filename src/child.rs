@@ -73,8 +73,11 @@ pub struct ChildState {
     kill_grace: Duration,
     /// Span with session id, pid and generation.
     span: Span,
-    /// The pumps; aborted when the actor stops so no task outlives it.
-    pumps: [JoinHandle<()>; 2],
+    /// The stdout pump; aborted when the actor stops so no task outlives it.
+    stdout_pump: JoinHandle<()>,
+    /// The stderr pump; awaited (bounded) before the actor reports an exit, so the session's
+    /// error report has the child's last stderr lines; then aborted like the stdout pump.
+    stderr_pump: JoinHandle<()>,
 }
 
 impl Actor for ChildProcess {
@@ -110,7 +113,8 @@ impl Actor for ChildProcess {
             stdin: Some(stdin),
             kill_grace: args.kill_grace,
             span,
-            pumps: [stdout_pump, stderr_pump],
+            stdout_pump,
+            stderr_pump,
         })
     }
 
@@ -133,6 +137,9 @@ impl Actor for ChildProcess {
             }
             ChildMsg::StdoutClosed => {
                 let report = state.process.reap(state.kill_grace).await;
+                // The child is gone, so stderr reaches EOF at once unless something it forked
+                // still holds it (the group kill above took care of those).
+                let _ = tokio::time::timeout(STDERR_DRAIN, &mut state.stderr_pump).await;
                 myself.stop(Some(report.encode()));
             }
             ChildMsg::Stop(reply) => {
@@ -152,9 +159,8 @@ impl Actor for ChildProcess {
         _myself: ActorRef<ChildMsg>,
         state: &mut ChildState,
     ) -> Result<(), ActorProcessingErr> {
-        for pump in &state.pumps {
-            pump.abort();
-        }
+        state.stdout_pump.abort();
+        state.stderr_pump.abort();
         Ok(())
     }
 }
@@ -213,6 +219,9 @@ async fn pump_stdout(
     }
     let _ = child.cast(ChildMsg::StdoutClosed);
 }
+
+/// Longest wait for a dead child's last stderr lines.
+const STDERR_DRAIN: Duration = Duration::from_millis(500);
 
 /// The last few stderr lines of a child, shared with the session for error reports.
 #[derive(Clone, Default)]

@@ -147,7 +147,7 @@ impl ProxyMetrics {
     /// Builds the registry; `index` feeds the scrape-time session gauges.
     pub fn new(index: Arc<SessionIndex>) -> ProxyMetrics {
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(process::ProcessCollector::default()));
+        registry.register_collector(Box::new(process::ProcessCollector));
         let ours = registry.sub_registry_with_prefix("hyper_mcp_proxy");
         ours.register_collector(Box::new(SessionCollector::new(index)));
 

@@ -62,7 +62,9 @@ impl Proxy {
                 log.push('\n');
             }
         });
-        let url_tail = rx.recv_timeout(WAIT).expect("proxy did not log its address");
+        let url_tail = rx
+            .recv_timeout(WAIT)
+            .expect("proxy did not log its address");
         let (addr, path) = url_tail.split_at(url_tail.find('/').expect("endpoint in log line"));
         Proxy {
             url: format!("http://{addr}{path}"),
@@ -200,7 +202,10 @@ impl Client {
             headers.insert("mcp-session-id", HeaderValue::from_str(session).unwrap());
         }
         if let Some(version) = &self.protocol_version {
-            headers.insert("mcp-protocol-version", HeaderValue::from_str(version).unwrap());
+            headers.insert(
+                "mcp-protocol-version",
+                HeaderValue::from_str(version).unwrap(),
+            );
         }
         headers
     }
@@ -256,7 +261,11 @@ impl Client {
     /// Calls a tool and returns the final JSON-RPC message.
     pub async fn call_tool(&self, id: i64, name: &str, arguments: Value) -> Value {
         let answer = self
-            .request(json!(id), "tools/call", json!({"name": name, "arguments": arguments}))
+            .request(
+                json!(id),
+                "tools/call",
+                json!({"name": name, "arguments": arguments}),
+            )
             .await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         answer.last().clone()
@@ -485,9 +494,7 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 
 /// Whether a non-zombie process of group `pgid` exists.
 pub fn group_alive(pgid: u32) -> bool {
-    processes()
-        .iter()
-        .any(|p| p.pgrp == pgid && p.state != 'Z')
+    processes().iter().any(|p| p.pgrp == pgid && p.state != 'Z')
 }
 
 /// Waits (bounded) until `condition` holds.
