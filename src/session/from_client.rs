@@ -21,24 +21,30 @@ impl SessionState {
         self.handshake.observe_client(&frame);
         if self.phase == Phase::AwaitingInitialize {
             if frame.method() != Some("initialize") {
-                let id = frame.id().cloned().unwrap_or(Value::Null);
-                let answer = Frame::error_response(
-                    id,
+                let message = "the session is not initialized yet";
+                reject(
+                    &frame,
+                    &stream,
                     INVALID_REQUEST,
-                    "the session is not initialized yet",
+                    message,
                     None,
+                    StreamEnd::Error,
                 );
-                let _ = stream.offer(answer.to_bytes(), StreamEnd::Error);
                 return;
             }
             if let Err(cause) = self.start_child(myself).await {
                 let command = self.config.command.display();
                 tracing::error!(parent: &self.span, %command, %cause, "cannot start the MCP server; check the command after `--`");
-                let id = frame.id().cloned().unwrap_or(Value::Null);
                 let message = format!("cannot start MCP server `{command}`: {cause}");
                 let data = json!({ "command": command, "cause": cause });
-                let answer = Frame::error_response(id, SERVER_ERROR, &message, Some(data));
-                let _ = stream.offer(answer.to_bytes(), StreamEnd::Error);
+                reject(
+                    &frame,
+                    &stream,
+                    SERVER_ERROR,
+                    &message,
+                    Some(data),
+                    StreamEnd::Error,
+                );
                 myself.stop(Some("spawn_failed".into()));
                 return;
             }
@@ -171,7 +177,27 @@ impl SessionState {
 
 /// Answers a request the proxy will not forward, with an HTTP status and a JSON-RPC error.
 fn refuse(frame: &Frame, stream: &StreamSender, status: u16, message: &str) {
-    let id = frame.id().cloned().unwrap_or(Value::Null);
-    let answer = Frame::error_response(id, SERVER_ERROR, message, None);
-    let _ = stream.offer(answer.to_bytes(), StreamEnd::Refused(status));
+    reject(
+        frame,
+        stream,
+        SERVER_ERROR,
+        message,
+        None,
+        StreamEnd::Refused(status),
+    );
+}
+
+/// Answers a client request that never reached the child with an error made by the proxy,
+/// under the client's own id.
+pub(super) fn reject(
+    request: &Frame,
+    stream: &StreamSender,
+    code: i64,
+    message: &str,
+    data: Option<Value>,
+    end: StreamEnd,
+) {
+    let id = request.id().cloned().unwrap_or(Value::Null);
+    let answer = Frame::error_response(id, code, message, data);
+    let _ = stream.offer(answer.to_bytes(), end);
 }

@@ -9,6 +9,7 @@ use ractor::ActorRef;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::from_client::reject;
 use super::handshake::negotiated_version;
 use super::{Phase, SessionMsg, SessionState};
 use crate::backoff::{RestartDecision, random_jitter};
@@ -173,14 +174,15 @@ impl SessionState {
             if let Some(stream) = stream {
                 self.metrics
                     .request_failed(method_label(frame.method()), FailReason::Limit);
-                let id = frame.id().cloned().unwrap_or(Value::Null);
-                let answer = Frame::error_response(
-                    id,
+                let message = "the MCP server is restarting and too many requests are waiting";
+                reject(
+                    &frame,
+                    &stream,
                     SERVER_ERROR,
-                    "the MCP server is restarting and too many requests are waiting",
+                    message,
                     None,
+                    StreamEnd::Error,
                 );
-                let _ = stream.offer(answer.to_bytes(), StreamEnd::Error);
             }
             return;
         }
@@ -221,14 +223,15 @@ impl SessionState {
             if let Some(stream) = item.stream {
                 self.metrics
                     .request_failed(method_label(item.frame.method()), FailReason::SessionClosed);
-                let id = item.frame.id().cloned().unwrap_or(Value::Null);
-                let answer = Frame::error_response(
-                    id,
+                let message = "the MCP server did not come back in time after a crash";
+                reject(
+                    &item.frame,
+                    &stream,
                     SERVER_ERROR,
-                    "the MCP server did not come back in time after a crash",
+                    message,
                     None,
+                    StreamEnd::Error,
                 );
-                let _ = stream.offer(answer.to_bytes(), StreamEnd::Error);
             }
         }
     }
