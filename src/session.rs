@@ -76,6 +76,11 @@ pub enum SessionMsg {
         /// Room in this session's mailbox, reserved by the child's stdout pump.
         permit: MailboxPermit,
     },
+    /// The restarted child of `generation` must have answered the replayed `initialize`.
+    ReplayDeadline {
+        /// The child that got the replay.
+        generation: u64,
+    },
     /// Shutdown: refuse new requests, end once the requests in flight are answered.
     Drain,
     /// Check whether the session has been idle for `--session-idle-timeout`.
@@ -263,6 +268,7 @@ impl Actor for SessionSupervisor {
                 state.draining = true;
             }
             SessionMsg::IdleCheck => state.on_idle_check(&myself),
+            SessionMsg::ReplayDeadline { generation } => state.on_replay_deadline(generation),
         }
         state.stop_if_drained(&myself);
         state.publish();

@@ -28,6 +28,8 @@ impl SessionState {
                 if self.phase == Phase::Initializing(proxy_id) {
                     self.on_initialize_answer(myself, &frame);
                 }
+                self.handshake
+                    .observe_answer(proxy_id, frame.kind() == FrameKind::Response);
                 self.answer(proxy_id, frame);
             }
             FrameKind::Request => {

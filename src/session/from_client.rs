@@ -18,7 +18,6 @@ impl SessionState {
         mut frame: Frame,
         stream: StreamSender,
     ) {
-        self.handshake.observe_client(&frame);
         if self.phase == Phase::AwaitingInitialize {
             if frame.method() != Some("initialize") {
                 let message = "the session is not initialized yet";
@@ -48,12 +47,16 @@ impl SessionState {
                 myself.stop(Some("spawn_failed".into()));
                 return;
             }
+            self.handshake.observe_initialize(&frame);
             self.restarts.child_started();
             let proxy_id = self.requests.begin(&mut frame, stream);
             self.metrics
                 .request_started(self.requests.method_of(proxy_id));
             self.phase = Phase::Initializing(proxy_id);
             self.write_to_child(&frame);
+            if self.config.request_timeout.is_some() {
+                self.schedule_tick(myself);
+            }
             return;
         }
         if self.draining {
@@ -89,6 +92,7 @@ impl SessionState {
         let proxy_id = self.requests.begin(&mut frame, stream);
         self.metrics
             .request_started(self.requests.method_of(proxy_id));
+        self.handshake.observe_forwarded(proxy_id, &frame);
         if !self.write_to_child(&frame) {
             self.fail_request(
                 proxy_id,

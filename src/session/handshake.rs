@@ -1,6 +1,11 @@
 //! `HandshakeRecord`: what the client declared to the server, kept so a restarted child can be
 //! brought to the same point: the raw `initialize` params, `notifications/initialized`, the
-//! last `logging/setLevel`, and one `resources/subscribe` per active subscription.
+//! last accepted `logging/setLevel`, and one `resources/subscribe` per active subscription.
+//!
+//! A declaration counts once the server accepted it: it is noted when forwarded (by proxy id)
+//! and committed when the server's successful answer comes back.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
@@ -17,30 +22,70 @@ pub struct HandshakeRecord {
     log_level: Option<Value>,
     /// `params` of each active `resources/subscribe`, by uri, in subscription order.
     subscriptions: Vec<(String, Value)>,
+    /// Declarations forwarded and not answered yet, by proxy id.
+    pending: HashMap<u64, Declaration>,
+}
+
+/// A state-changing request the client sent.
+#[derive(Debug, Clone, PartialEq)]
+enum Declaration {
+    /// `logging/setLevel` with these params.
+    LogLevel(Value),
+    /// `resources/subscribe` of this uri with these params.
+    Subscribe(String, Value),
+    /// `resources/unsubscribe` of this uri.
+    Unsubscribe(String),
 }
 
 impl HandshakeRecord {
-    /// Remembers what a client message declares (called for every client message).
-    pub fn observe_client(&mut self, frame: &Frame) {
+    /// Remembers the client's `initialize` params, verbatim.
+    pub fn observe_initialize(&mut self, frame: &Frame) {
+        self.initialize_params = frame.params().cloned();
+    }
+
+    /// Notes a client request forwarded under `proxy_id`, if it declares something.
+    pub fn observe_forwarded(&mut self, proxy_id: u64, frame: &Frame) {
         if frame.kind() != FrameKind::Request {
             return;
         }
-        match frame.method() {
-            Some("initialize") => self.initialize_params = frame.params().cloned(),
-            Some("logging/setLevel") => self.log_level = frame.params().cloned(),
+        let declaration = match frame.method() {
+            Some("logging/setLevel") => frame.params().cloned().map(Declaration::LogLevel),
             Some("resources/subscribe") => {
-                if let Some((uri, params)) = uri_of(frame) {
-                    self.subscriptions.retain(|(known, _)| *known != uri);
-                    self.subscriptions.push((uri, params));
-                }
+                uri_of(frame).map(|(uri, params)| Declaration::Subscribe(uri, params))
             }
             Some("resources/unsubscribe") => {
-                if let Some((uri, _)) = uri_of(frame) {
-                    self.subscriptions.retain(|(known, _)| *known != uri);
-                }
+                uri_of(frame).map(|(uri, _)| Declaration::Unsubscribe(uri))
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(declaration) = declaration {
+            self.pending.insert(proxy_id, declaration);
         }
+    }
+
+    /// The server answered `proxy_id`: a successful answer commits its declaration.
+    pub fn observe_answer(&mut self, proxy_id: u64, accepted: bool) {
+        let Some(declaration) = self.pending.remove(&proxy_id) else {
+            return;
+        };
+        if !accepted {
+            return;
+        }
+        match declaration {
+            Declaration::LogLevel(params) => self.log_level = Some(params),
+            Declaration::Subscribe(uri, params) => {
+                self.subscriptions.retain(|(known, _)| *known != uri);
+                self.subscriptions.push((uri, params));
+            }
+            Declaration::Unsubscribe(uri) => {
+                self.subscriptions.retain(|(known, _)| *known != uri);
+            }
+        }
+    }
+
+    /// Forgets declarations that will never be answered (their child died).
+    pub fn forget_pending(&mut self) {
+        self.pending.clear();
     }
 
     /// Remembers the protocol version of the first successful `initialize`.
@@ -105,28 +150,52 @@ mod tests {
         Frame::parse(text.as_bytes()).unwrap()
     }
 
+    /// Forwards `text` under `id` and lets the server answer it (`accepted` or refused).
+    fn declare(record: &mut HandshakeRecord, id: u64, text: &str, accepted: bool) {
+        record.observe_forwarded(id, &client(text));
+        record.observe_answer(id, accepted);
+    }
+
     #[test]
     fn replays_initialize_verbatim_then_level_and_subscriptions() {
         let mut record = HandshakeRecord::default();
-        record.observe_client(&client(
+        record.observe_initialize(&client(
             r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{"x":1.50},"clientInfo":{"name":"c","version":"1"}}}"#,
         ));
         record
             .observe_initialize_result(Some(&serde_json::json!({"protocolVersion": "2025-06-18"})));
-        record.observe_client(&client(
-            r#"{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}}"#,
-        ));
-        record.observe_client(&client(
-            r#"{"jsonrpc":"2.0","id":2,"method":"logging/setLevel","params":{"level":"error"}}"#,
-        ));
-        for uri in ["a://1", "a://2", "a://3"] {
-            record.observe_client(&client(&format!(
+        let level = |name: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{{"level":"{name}"}}}}"#
+            )
+        };
+        declare(&mut record, 1, &level("debug"), true);
+        declare(&mut record, 2, &level("error"), true);
+        declare(&mut record, 3, &level("verbose"), false);
+        for (id, uri) in [(4, "a://1"), (5, "a://2"), (6, "a://3")] {
+            let text = format!(
                 r#"{{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{{"uri":"{uri}"}}}}"#
-            )));
+            );
+            declare(&mut record, id, &text, true);
         }
-        record.observe_client(&client(
+        declare(
+            &mut record,
+            7,
+            r#"{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"a://refused"}}"#,
+            false,
+        );
+        declare(
+            &mut record,
+            8,
             r#"{"jsonrpc":"2.0","id":4,"method":"resources/unsubscribe","params":{"uri":"a://2"}}"#,
-        ));
+            true,
+        );
+        record.observe_forwarded(
+            9,
+            &client(r#"{"jsonrpc":"2.0","id":5,"method":"logging/setLevel","params":{"level":"debug"}}"#),
+        );
+        record.forget_pending();
+        record.observe_answer(9, true);
         assert_eq!(record.protocol_version(), Some("2025-06-18"));
         assert_eq!(
             record.initialize(41).to_bytes(),

@@ -53,6 +53,7 @@ impl SessionState {
         tracing::warn!(parent: &self.span, ?pid, exit = %report, generation = self.generation, "MCP server process exited unexpectedly");
         self.restart.ping_outstanding = None;
         self.restart.replay_ids.clear();
+        self.handshake.forget_pending();
         self.cancel_server_requests("MCP server process exited");
         let data = json!({ "exit": report.to_json(), "generation": self.generation });
         self.fail_all_requests(
@@ -101,6 +102,31 @@ impl SessionState {
         self.phase = Phase::Replaying(proxy_id);
         let initialize = self.handshake.initialize(proxy_id);
         self.write_to_child(&initialize);
+        let generation = self.generation;
+        myself.send_after(self.replay_deadline(), move || SessionMsg::ReplayDeadline {
+            generation,
+        });
+    }
+
+    /// How long a restarted child may take to answer the replayed `initialize`: the ping
+    /// timeout when liveness pings are on, else as long as held requests may wait.
+    fn replay_deadline(&self) -> std::time::Duration {
+        match self.config.ping_interval {
+            Some(_) => self.config.ping_timeout,
+            None => self.config.restart_queue_timeout,
+        }
+    }
+
+    /// The replayed `initialize` of child `generation` is due: a child still silent is hung;
+    /// kill it, which counts as a failed restart.
+    pub(super) fn on_replay_deadline(&mut self, generation: u64) {
+        if generation != self.generation || !matches!(self.phase, Phase::Replaying(_)) {
+            return;
+        }
+        if let Some(child) = &self.child {
+            tracing::error!(parent: &self.span, pid = child.pid, generation, timeout_ms = self.replay_deadline().as_millis() as u64, "the restarted MCP server did not answer the replayed initialize in time; killing it");
+            kill_group(child.pid);
+        }
     }
 
     /// Consumes the child's answer to a replayed request; returns whether it was one.
@@ -209,10 +235,18 @@ impl SessionState {
         before != self.restart.queue.len()
     }
 
-    /// Answers held requests that waited too long, and every held request when the session
-    /// ends.
+    /// Answers held requests that waited too long (`--request-timeout` applies to them too),
+    /// and every held request when the session ends.
     pub(super) fn expire_queue(&mut self, everything: bool) {
-        let timeout = self.config.restart_queue_timeout;
+        let timeout = match self.config.request_timeout {
+            Some(limit) => limit.min(self.config.restart_queue_timeout),
+            None => self.config.restart_queue_timeout,
+        };
+        let message = if everything {
+            "the MCP session was closed while its server was restarting"
+        } else {
+            "the MCP server did not come back in time after a crash"
+        };
         while let Some(front) = self.restart.queue.front() {
             if !everything && front.since.elapsed() < timeout {
                 break;
@@ -223,7 +257,6 @@ impl SessionState {
             if let Some(stream) = item.stream {
                 self.metrics
                     .request_failed(method_label(item.frame.method()), FailReason::SessionClosed);
-                let message = "the MCP server did not come back in time after a crash";
                 reject(
                     &item.frame,
                     &stream,
