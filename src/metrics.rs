@@ -19,6 +19,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::frame::FrameKind;
 use crate::index::SessionIndex;
+use crate::router::CLOSE_REASONS;
 
 pub use collector::SessionCollector;
 
@@ -100,6 +101,9 @@ pub enum Direction {
     ChildToClient = 1,
 }
 
+/// Values of the `cause` label of `child_exits_total`.
+pub const EXIT_CAUSES: [&str; 4] = ["exit_code", "signal", "unknown", "stopped"];
+
 const DIRECTIONS: [&str; 2] = ["client_to_child", "child_to_client"];
 const KINDS: [&str; 4] = ["request", "notification", "response", "error"];
 
@@ -171,7 +175,13 @@ impl ProxyMetrics {
         );
         let child_spawns = ["ok", "failed"]
             .map(|outcome| spawns.get_or_create(&vec![("outcome", outcome)]).clone());
+        for reason in CLOSE_REASONS.iter().chain(["failed", "other"].iter()) {
+            let _ = sessions_closed.get_or_create(&vec![("reason", *reason)]);
+        }
         let child_exits = Family::<Labels, Counter>::default();
+        for cause in EXIT_CAUSES {
+            let _ = child_exits.get_or_create(&vec![("cause", cause)]);
+        }
         ours.register(
             "child_exits",
             "Child processes that ended: exit_code or signal (crashes), stopped (by the proxy)",

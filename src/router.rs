@@ -126,7 +126,7 @@ impl Actor for SessionRouter {
             }
             RouterMsg::Close { id, reply } => match state.index.remove(&id) {
                 Some(actor) => {
-                    tracing::info!(session = %id, "session closed by the client (DELETE)");
+                    tracing::info!(parent: &session_span(&id), "session closed by the client (DELETE)");
                     tokio::spawn(async move {
                         let _ = actor
                             .stop_and_wait(Some(CLOSE_REASONS[0].into()), Some(SESSION_STOP_BUDGET))
@@ -197,7 +197,7 @@ impl Actor for SessionRouter {
         if let Some(id) = state.by_actor.remove(&cell.get_id()) {
             state.index.remove(&id);
             state.metrics.session_closed(reason);
-            tracing::debug!(session = %id, reason, "session ended");
+            tracing::debug!(parent: &session_span(&id), reason, "session ended");
         }
         Ok(())
     }
@@ -242,6 +242,12 @@ impl RouterState {
         self.index.insert(id.clone(), entry.clone());
         Ok((id, entry))
     }
+}
+
+/// A span naming a session, for the router's lines about it (the same shape as the
+/// session's own span, so logs can be filtered by session id alike).
+fn session_span(id: &SessionId) -> tracing::Span {
+    tracing::info_span!("session", id = %id)
 }
 
 /// Reasons a session ends, as the `reason` label of `sessions_closed_total`.

@@ -69,9 +69,11 @@ async fn readyz(State(state): State<OpsState>) -> Response {
 
 async fn metrics(State(state): State<OpsState>) -> Response {
     (
+        // prometheus-client writes the OpenMetrics text format (`# EOF`, `# UNIT`, counter
+        // families named without `_total`); Prometheus negotiates it by this header.
         [(
             header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         state.metrics.render(),
     )

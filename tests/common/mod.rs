@@ -3,6 +3,8 @@
 //! process-table helpers to prove no child process is left behind.
 #![allow(dead_code)]
 
+pub mod exposition;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -54,7 +56,12 @@ impl Proxy {
                 if let Some(rest) = line.split("listening on http://").nth(1)
                     && let Some(sender) = tx.take()
                 {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                    // Ends at whitespace (text logs) or a quote (`--log-format json`).
+                    let addr = rest
+                        .split(|c: char| c.is_whitespace() || c == '"')
+                        .next()
+                        .unwrap_or("")
+                        .to_string();
                     let _ = sender.send(addr);
                 }
                 let mut log = sink.lock().unwrap();
@@ -121,6 +128,56 @@ impl Proxy {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// `127.0.0.1:<port>` of the `--metrics-addr` listener, read (bounded wait) from the line
+    /// `metrics listening on http://ADDR/metrics` the proxy logs (text or JSON log format).
+    pub async fn metrics_addr(&self) -> String {
+        const MARKER: &str = "metrics listening on http://";
+        let mut found = None;
+        eventually("the proxy logged its metrics address", || {
+            found = self.log().lines().find_map(|line| {
+                let rest = line.split(MARKER).nth(1)?;
+                let addr = rest.split('/').next()?;
+                (!addr.is_empty()).then(|| addr.to_string())
+            });
+            found.is_some()
+        })
+        .await;
+        found.expect("metrics address")
+    }
+
+    /// GETs `/metrics` on the main listener (status 200 required) and parses the exposition.
+    pub async fn scrape(&self) -> exposition::Exposition {
+        scrape(&self.addr).await
+    }
+}
+
+/// GETs `http://{addr}{path}`; returns status, content type and body.
+pub async fn http_get(addr: &str, path: &str) -> (u16, String, String) {
+    let response = reqwest::Client::builder()
+        .timeout(WAIT)
+        .build()
+        .expect("http client")
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("GET {path}: {err}"));
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let body = response.text().await.expect("body");
+    (status, content_type, body)
+}
+
+/// GETs `http://{addr}/metrics` (status 200 required) and parses the exposition.
+pub async fn scrape(addr: &str) -> exposition::Exposition {
+    let (status, _, body) = http_get(addr, "/metrics").await;
+    assert_eq!(status, 200, "GET /metrics on {addr}: {body}");
+    exposition::parse(&body).unwrap_or_else(|err| panic!("unparsable /metrics ({err}):\n{body}"))
 }
 
 impl Drop for Proxy {
