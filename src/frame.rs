@@ -5,6 +5,7 @@
 //! custom methods all survive. The proxy only reads a few fields and swaps the `id`.
 
 use bytes::Bytes;
+use rmcp::model::ErrorCode;
 use serde_json::{Map, Value};
 
 /// What kind of JSON-RPC message a frame is, decided once when it is parsed.
@@ -41,12 +42,12 @@ impl FrameError {
     }
 }
 
-/// JSON-RPC "Parse error".
-pub const PARSE_ERROR: i64 = -32700;
+/// JSON-RPC "Parse error" (the code from rmcp's model).
+pub const PARSE_ERROR: i64 = ErrorCode::PARSE_ERROR.0 as i64;
 /// JSON-RPC "Invalid Request".
-pub const INVALID_REQUEST: i64 = -32600;
+pub const INVALID_REQUEST: i64 = ErrorCode::INVALID_REQUEST.0 as i64;
 /// JSON-RPC "Internal error".
-pub const INTERNAL_ERROR: i64 = -32603;
+pub const INTERNAL_ERROR: i64 = ErrorCode::INTERNAL_ERROR.0 as i64;
 /// Implementation-defined server error the proxy uses for "the MCP server process is gone".
 pub const SERVER_ERROR: i64 = -32000;
 

@@ -279,7 +279,11 @@ impl HttpState {
         {
             let message = format!(
                 "unsupported MCP-Protocol-Version {version:?}; supported: {}",
-                rules::SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                rules::SUPPORTED_PROTOCOL_VERSIONS
+                    .iter()
+                    .map(|version| version.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             return Err(rpc_error(
                 StatusCode::BAD_REQUEST,

@@ -2,8 +2,15 @@
 //! protection (`Origin`, `Host`), content negotiation (`Accept`, `Content-Type`) and the
 //! `MCP-Protocol-Version` header.
 
-/// MCP revisions whose `MCP-Protocol-Version` header the proxy accepts.
-pub const SUPPORTED_PROTOCOL_VERSIONS: [&str; 3] = ["2025-03-26", "2025-06-18", "2025-11-25"];
+use rmcp::model::ProtocolVersion;
+
+/// MCP revisions whose `MCP-Protocol-Version` header the proxy accepts: the session-based
+/// revisions of Streamable HTTP (rmcp's model names them).
+pub const SUPPORTED_PROTOCOL_VERSIONS: [ProtocolVersion; 3] = [
+    ProtocolVersion::V_2025_03_26,
+    ProtocolVersion::V_2025_06_18,
+    ProtocolVersion::V_2025_11_25,
+];
 
 /// Host names that always mean "this machine".
 const LOOPBACK_NAMES: [&str; 4] = ["localhost", "127.0.0.1", "::1", "[::1]"];
@@ -65,7 +72,10 @@ pub fn is_json_content_type(content_type: &str) -> bool {
 
 /// Whether an `MCP-Protocol-Version` header value is supported.
 pub fn protocol_version_supported(version: &str) -> bool {
-    SUPPORTED_PROTOCOL_VERSIONS.contains(&version.trim())
+    let version = version.trim();
+    SUPPORTED_PROTOCOL_VERSIONS
+        .iter()
+        .any(|supported| supported.as_str() == version)
 }
 
 fn accepts(accept: &str, kind: &str, subtype: &str) -> bool {

@@ -7,6 +7,8 @@
 
 use std::collections::HashMap;
 
+use rmcp::model::ProtocolVersion;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::frame::{Frame, FrameKind};
@@ -131,9 +133,13 @@ impl HandshakeRecord {
     }
 }
 
-/// `result.protocolVersion` of an initialize answer.
+/// `result.protocolVersion` of an initialize answer, read through rmcp's typed view (the frame
+/// itself is never re-serialized from it).
 pub fn negotiated_version(result: Option<&Value>) -> Option<String> {
-    result?.get("protocolVersion")?.as_str().map(str::to_string)
+    let version = result?.get("protocolVersion")?;
+    ProtocolVersion::deserialize(version)
+        .ok()
+        .map(|version| version.to_string())
 }
 
 fn uri_of(frame: &Frame) -> Option<(String, Value)> {
