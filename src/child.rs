@@ -2,8 +2,9 @@
 //!
 //! Its mailbox is the child's stdin queue. Two pump tasks read the child's output: stdout lines
 //! become frames cast to the session (tagged with this child's generation), stderr lines become
-//! log lines in the session's span. When stdout closes, the actor reaps the process and stops
-//! with its exit report as the reason, which the supervisor sees as a `SupervisionEvent`.
+//! log lines in the session's span. When the process exits (or its stdout closes), the actor
+//! sweeps the process group, lets the pumps drain what the child wrote last, and stops with the
+//! exit report as the reason, which the supervisor sees as a `SupervisionEvent`.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,8 @@ pub enum ChildMsg {
     Write(Bytes, MailboxPermit),
     /// The stdout pump reached end of file: the child is exiting.
     StdoutClosed,
+    /// The process exited (even if something it forked still holds its stdout open).
+    ProcessExited,
     /// Stop the process gracefully and report how it ended.
     Stop(RpcReplyPort<ExitReport>),
 }
@@ -73,11 +76,15 @@ pub struct ChildState {
     kill_grace: Duration,
     /// Span with session id, pid and generation.
     span: Span,
-    /// The stdout pump; aborted when the actor stops so no task outlives it.
+    /// The stdout pump; awaited (bounded) before the actor reports an exit, so the child's last
+    /// answers are delivered; aborted when the actor stops so no task outlives it.
     stdout_pump: JoinHandle<()>,
     /// The stderr pump; awaited (bounded) before the actor reports an exit, so the session's
     /// error report has the child's last stderr lines; then aborted like the stdout pump.
     stderr_pump: JoinHandle<()>,
+    /// Set when the exit is being reported: the second exit signal (stdout EOF or process
+    /// exit, whichever came last) is ignored, and the pumps are awaited only once.
+    exiting: bool,
 }
 
 impl Actor for ChildProcess {
@@ -103,10 +110,17 @@ impl Actor for ChildProcess {
             args.session,
             args.inbox,
             args.generation,
-            myself,
+            myself.clone(),
             span.clone(),
         ));
         let stderr_pump = tokio::spawn(pump_stderr(stderr, span.clone(), args.stderr_tail));
+        let mut exit = args.process.exit_watch();
+        let notify = myself.clone();
+        tokio::spawn(async move {
+            if exit.wait_for(Option::is_some).await.is_ok() {
+                let _ = notify.cast(ChildMsg::ProcessExited);
+            }
+        });
         tracing::debug!(parent: &span, "MCP server process started");
         Ok(ChildState {
             process: args.process,
@@ -115,6 +129,7 @@ impl Actor for ChildProcess {
             span,
             stdout_pump,
             stderr_pump,
+            exiting: false,
         })
     }
 
@@ -135,13 +150,18 @@ impl Actor for ChildProcess {
                     state.stdin = None;
                 }
             }
-            ChildMsg::StdoutClosed => {
+            ChildMsg::StdoutClosed | ChildMsg::ProcessExited if !state.exiting => {
+                state.exiting = true;
+                // Waits for the exit (escalating if stdout closed but the process lingers), then
+                // kills whatever the child forked, which also closes pipes they inherited.
                 let report = state.process.reap(state.kill_grace).await;
-                // The child is gone, so stderr reaches EOF at once unless something it forked
-                // still holds it (the group kill above took care of those).
-                let _ = tokio::time::timeout(STDERR_DRAIN, &mut state.stderr_pump).await;
+                // Let the pumps deliver what the child wrote just before exiting: its last
+                // answers and the stderr lines that explain a crash.
+                let _ = tokio::time::timeout(OUTPUT_DRAIN, &mut state.stdout_pump).await;
+                let _ = tokio::time::timeout(OUTPUT_DRAIN, &mut state.stderr_pump).await;
                 myself.stop(Some(report.encode()));
             }
+            ChildMsg::StdoutClosed | ChildMsg::ProcessExited => {}
             ChildMsg::Stop(reply) => {
                 let report = state
                     .process
@@ -220,8 +240,8 @@ async fn pump_stdout(
     let _ = child.cast(ChildMsg::StdoutClosed);
 }
 
-/// Longest wait for a dead child's last stderr lines.
-const STDERR_DRAIN: Duration = Duration::from_millis(500);
+/// Longest wait for a dead child's last output to be read.
+const OUTPUT_DRAIN: Duration = Duration::from_millis(500);
 
 /// The last few stderr lines of a child, shared with the session for error reports.
 #[derive(Clone, Default)]

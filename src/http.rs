@@ -317,6 +317,12 @@ impl HttpState {
 
     /// Opens a session for `initialize` and forwards it.
     async fn open_session(&self, frame: Frame) -> Response {
+        // Refusals answer under the request's own id, like every answer to a request.
+        let id = frame.id().cloned().unwrap_or(Value::Null);
+        let refuse = |status, code, message: &str| {
+            let body = Frame::error_response(id.clone(), code, message, None).to_bytes();
+            (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        };
         match ractor::call!(self.0.router, RouterMsg::Open) {
             Ok(Ok((id, entry))) => match entry.inbox.try_reserve() {
                 Some(permit) => {
@@ -325,19 +331,19 @@ impl HttpState {
                 }
                 None => session_busy(),
             },
-            Ok(Err(err @ OpenError::Full(_))) => with_retry_after(rpc_error(
+            Ok(Err(err @ OpenError::Full(_))) => with_retry_after(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 SERVER_ERROR,
                 &err.to_string(),
             )),
-            Ok(Err(OpenError::Draining)) | Err(_) => with_retry_after(rpc_error(
+            Ok(Err(OpenError::Draining)) | Err(_) => with_retry_after(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 SERVER_ERROR,
                 "the proxy is shutting down and accepts no new sessions",
             )),
             Ok(Err(err)) => {
                 tracing::error!(error = %err, "cannot open a session");
-                rpc_error(
+                refuse(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     INTERNAL_ERROR,
                     &err.to_string(),

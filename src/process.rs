@@ -1,14 +1,18 @@
 //! The OS side of a child MCP server: spawn it in its own process group, stop it gracefully,
 //! and make sure that neither it nor anything it forked outlives its session.
 //!
-//! Stopping is: close stdin, wait `grace`, SIGTERM the whole group, wait `grace`, SIGKILL the
-//! group. `Drop` is the safety net for every path that skips the graceful stop.
+//! A watcher task owns the OS handle and reaps the child the moment it exits, publishing how it
+//! ended; so an exit is noticed even when a grandchild keeps the child's stdout open, and no
+//! child is ever left a zombie. Stopping is: close stdin, wait `grace`, SIGTERM the whole group,
+//! wait `grace`, SIGKILL the group. `Drop` is the safety net for every path that skips the
+//! graceful stop.
 
 use std::fmt;
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::sync::watch;
 
 use crate::config::CommandSpec;
 
@@ -100,8 +104,8 @@ pub struct ChildPipes {
 /// A running child process that is the leader of its own process group.
 #[derive(Debug)]
 pub struct ManagedProcess {
-    /// The tokio handle, used to reap the child.
-    child: Child,
+    /// How the child ended, published by the watcher task that reaped it.
+    exit: watch::Receiver<Option<ExitReport>>,
     /// The process group id (equal to the child's pid), used to signal all descendants.
     pgid: i32,
     /// Set once the child has been reaped and its group has been swept.
@@ -124,6 +128,15 @@ impl ManagedProcess {
             .process_group(0)
             // The safety net of last resort: tokio kills the leader if the handle is dropped.
             .kill_on_drop(true);
+        // SAFETY: the closure runs in the forked child before exec and only calls prctl, which
+        // is async-signal-safe. It asks the kernel to SIGKILL the child if the proxy dies, so
+        // even a `kill -9` of the proxy leaves no server running.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         let mut child = command.spawn().map_err(fail)?;
         let pid = child.id().ok_or_else(|| {
             fail(std::io::Error::other(
@@ -141,14 +154,37 @@ impl ManagedProcess {
             stderr: child.stderr.take().ok_or_else(missing)?,
         };
         let pgid = i32::try_from(pid).map_err(|_| fail(std::io::Error::other("pid overflow")))?;
+        let (published, exit) = watch::channel(None);
+        tokio::spawn(async move {
+            let report = child
+                .wait()
+                .await
+                .map(ExitReport::from_status)
+                .unwrap_or(ExitReport::Unknown);
+            let _ = published.send(Some(report));
+        });
         Ok((
             ManagedProcess {
-                child,
+                exit,
                 pgid,
                 finished: None,
             },
             pipes,
         ))
+    }
+
+    /// A receiver that turns `Some` when the child has exited (and was reaped).
+    pub fn exit_watch(&self) -> watch::Receiver<Option<ExitReport>> {
+        self.exit.clone()
+    }
+
+    /// Waits until the child has exited.
+    async fn exited(&mut self) -> ExitReport {
+        match self.exit.wait_for(Option::is_some).await {
+            Ok(report) => report.unwrap_or(ExitReport::Unknown),
+            // The watcher is gone without a report: nothing left to wait for.
+            Err(_) => ExitReport::Unknown,
+        }
     }
 
     /// The child's pid (also its process group id).
@@ -169,23 +205,15 @@ impl ManagedProcess {
             return report;
         }
         drop(stdin);
-        let report = match tokio::time::timeout(grace, self.child.wait()).await {
-            Ok(status) => status.map(ExitReport::from_status).ok(),
-            Err(_elapsed) => None,
-        };
-        let report = match report {
-            Some(report) => report,
-            None => {
+        let report = match tokio::time::timeout(grace, self.exited()).await {
+            Ok(report) => report,
+            Err(_elapsed) => {
                 signal_group(self.pgid, libc::SIGTERM);
-                match tokio::time::timeout(grace, self.child.wait()).await {
-                    Ok(Ok(status)) => ExitReport::from_status(status),
-                    _ => {
+                match tokio::time::timeout(grace, self.exited()).await {
+                    Ok(report) => report,
+                    Err(_elapsed) => {
                         signal_group(self.pgid, libc::SIGKILL);
-                        self.child
-                            .wait()
-                            .await
-                            .map(ExitReport::from_status)
-                            .unwrap_or(ExitReport::Unknown)
+                        self.exited().await
                     }
                 }
             }
@@ -201,7 +229,7 @@ impl Drop for ManagedProcess {
     fn drop(&mut self) {
         if self.finished.is_none() {
             // Paths that skipped the graceful stop (an aborted actor, a panic): kill the whole
-            // group now. tokio reaps the killed leader in the background (`kill_on_drop`).
+            // group now. The watcher task reaps the killed leader.
             signal_group(self.pgid, libc::SIGKILL);
         }
     }

@@ -179,9 +179,15 @@ pub struct SessionState {
     draining: bool,
     /// Published state, read by metrics and `/sessions`.
     stats: Arc<SessionStats>,
+    /// Timers armed with `send_after`; aborted when the session stops, since each holds the
+    /// actor (and so its memory) until it fires, for as long as `--session-idle-timeout`.
+    timers: Vec<Timer>,
     /// Counters.
     metrics: Arc<ProxyMetrics>,
 }
+
+/// A pending `send_after`.
+type Timer = tokio::task::JoinHandle<Result<(), ractor::MessagingErr<SessionMsg>>>;
 
 /// How long a message may wait in the backlog for a GET stream.
 const BACKLOG_MAX_AGE: Duration = Duration::from_secs(30);
@@ -195,14 +201,11 @@ impl Actor for SessionSupervisor {
 
     async fn pre_start(
         &self,
-        myself: ActorRef<SessionMsg>,
+        _myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
         // Nothing slow here: the child is spawned when the client's initialize arrives, so the
         // router never waits for a process to start.
-        if let Some(timeout) = args.config.idle_timeout {
-            myself.send_after(timeout, || SessionMsg::IdleCheck);
-        }
         Ok(SessionState {
             span: tracing::info_span!("session", id = %args.id),
             id: args.id,
@@ -222,9 +225,21 @@ impl Actor for SessionSupervisor {
             last_activity: Instant::now(),
             draining: false,
             stats: args.stats,
+            timers: Vec::new(),
             metrics: args.metrics,
             config: args.config,
         })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<SessionMsg>,
+        state: &mut SessionState,
+    ) -> Result<(), ActorProcessingErr> {
+        if let Some(timeout) = state.config.idle_timeout {
+            state.after(&myself, timeout, || SessionMsg::IdleCheck);
+        }
+        Ok(())
     }
 
     async fn handle(
@@ -307,6 +322,9 @@ impl Actor for SessionSupervisor {
         _myself: ActorRef<SessionMsg>,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        for timer in state.timers.drain(..) {
+            timer.abort();
+        }
         if let Some(child) = state.child.take() {
             state.stop_child(child).await;
         }
@@ -480,9 +498,20 @@ impl SessionState {
         } else {
             timeout.saturating_sub(idle_for)
         };
-        myself.send_after(next.max(Duration::from_millis(10)), || {
+        self.after(myself, next.max(Duration::from_millis(10)), || {
             SessionMsg::IdleCheck
         });
+    }
+
+    /// Sends `message` to this session after `delay`, keeping the timer so it can be aborted.
+    fn after(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        delay: Duration,
+        message: impl FnOnce() -> SessionMsg + Send + 'static,
+    ) {
+        self.timers.retain(|timer| !timer.is_finished());
+        self.timers.push(myself.send_after(delay, message));
     }
 
     /// Schedules the housekeeping tick if it is not scheduled yet.
@@ -496,7 +525,7 @@ impl SessionState {
                 .map_or(Duration::from_secs(1), |timeout| {
                     (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
                 });
-            myself.send_after(period, || SessionMsg::Tick);
+            self.after(myself, period, || SessionMsg::Tick);
         }
     }
 }

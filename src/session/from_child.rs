@@ -69,7 +69,7 @@ impl SessionState {
             self.handshake.observe_initialize_result(frame.result());
             self.phase = Phase::Ready;
             if let Some(interval) = self.config.ping_interval {
-                myself.send_after(interval, || SessionMsg::Ping);
+                self.after(myself, interval, || SessionMsg::Ping);
             }
         } else {
             tracing::warn!(parent: &self.span, error = ?frame.error(), "the MCP server refused initialize; ending the session");

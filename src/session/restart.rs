@@ -74,7 +74,7 @@ impl SessionState {
             RestartDecision::RestartAfter(delay) => {
                 self.phase = Phase::Restarting;
                 tracing::warn!(parent: &self.span, generation = self.generation, %cause, backoff_ms = delay.as_millis() as u64, "restarting the MCP server after backoff");
-                myself.send_after(delay, || SessionMsg::Respawn);
+                self.after(myself, delay, || SessionMsg::Respawn);
                 self.schedule_tick(myself);
             }
             RestartDecision::GiveUp => {
@@ -103,8 +103,8 @@ impl SessionState {
         let initialize = self.handshake.initialize(proxy_id);
         self.write_to_child(&initialize);
         let generation = self.generation;
-        myself.send_after(self.replay_deadline(), move || SessionMsg::ReplayDeadline {
-            generation,
+        self.after(myself, self.replay_deadline(), move || {
+            SessionMsg::ReplayDeadline { generation }
         });
     }
 
@@ -285,7 +285,7 @@ impl SessionState {
         let Some(interval) = self.config.ping_interval else {
             return;
         };
-        myself.send_after(interval, || SessionMsg::Ping);
+        self.after(myself, interval, || SessionMsg::Ping);
         if self.phase != Phase::Ready || self.restart.ping_outstanding.is_some() {
             return;
         }
@@ -293,9 +293,11 @@ impl SessionState {
         self.restart.ping_outstanding = Some(proxy_id);
         self.write_to_child(&Frame::request(Value::from(proxy_id), "ping", None));
         let generation = self.generation;
-        myself.send_after(self.config.ping_timeout, move || SessionMsg::PingDeadline {
-            proxy_id,
-            generation,
+        self.after(myself, self.config.ping_timeout, move || {
+            SessionMsg::PingDeadline {
+                proxy_id,
+                generation,
+            }
         });
     }
 
