@@ -1,0 +1,150 @@
+//! Micro-benchmarks of the hot-path message type, [`Frame`]: what the proxy does to every
+//! JSON-RPC message that crosses it.
+//!
+//! Messages: a `tools/call` request (client → proxy → child) and its result (child → proxy →
+//! client), each at about 200 B, 20 KiB and 2 MiB. The text payload is prose with some quotes,
+//! backslashes and newlines, so string escaping is exercised as in real tool results.
+//!
+//! Per message: `Frame::parse`, `replace_id`, `to_line` (towards the child) / `to_bytes`
+//! (towards the client), and the proxy's full round trip: parse → swap the id → serialize.
+//!
+//! Run: `cargo bench --bench frame` (optionally `-- <filter>`, e.g. `-- 2MiB`).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hyper_mcp_proxy::frame::Frame;
+use serde_json::Value;
+
+/// The sizes benchmarked, with their labels.
+const SIZES: [(&str, usize); 3] = [
+    ("200B", 200),
+    ("20KiB", 20 * 1024),
+    ("2MiB", 2 * 1024 * 1024),
+];
+
+/// A JSON string literal (quotes included) whose encoded length is exactly `len` bytes
+/// (`len >= 2`), made of prose with characters that need escaping.
+fn json_string_of_len(len: usize) -> String {
+    const PIECE: &str = "The quick brown fox said \"hello\" to C:\\temp\\dog.\n";
+    let mut decoded = String::new();
+    let mut encoded_len = 2;
+    'fill: loop {
+        for ch in PIECE.chars() {
+            let cost = match ch {
+                '"' | '\\' | '\n' => 2,
+                _ => 1,
+            };
+            if encoded_len + cost > len {
+                break 'fill;
+            }
+            encoded_len += cost;
+            decoded.push(ch);
+        }
+    }
+    // Pad with plain characters when an escape did not fit at the end.
+    while encoded_len < len {
+        decoded.push('.');
+        encoded_len += 1;
+    }
+    let literal = serde_json::to_string(&decoded).expect("strings serialize");
+    assert_eq!(literal.len(), len);
+    literal
+}
+
+/// A `tools/call` request of exactly `total` bytes (or the smallest possible one).
+fn request_of_len(total: usize) -> Vec<u8> {
+    let build = |text: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{{"name":"echo","arguments":{{"message":{text}}},"_meta":{{"progressToken":"p-42"}}}}}}"#
+        )
+    };
+    let overhead = build("").len();
+    build(&json_string_of_len(total.saturating_sub(overhead).max(2))).into_bytes()
+}
+
+/// A `tools/call` result of exactly `total` bytes (or the smallest possible one).
+fn result_of_len(total: usize) -> Vec<u8> {
+    let build = |text: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":7,"result":{{"content":[{{"type":"text","text":{text}}}],"isError":false}}}}"#
+        )
+    };
+    let overhead = build("").len();
+    build(&json_string_of_len(total.saturating_sub(overhead).max(2))).into_bytes()
+}
+
+/// Fewer samples for the big messages, so the whole bench stays within a few minutes.
+fn configure(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    size: usize,
+) {
+    if size >= 1024 * 1024 {
+        group.sample_size(20);
+        group.measurement_time(Duration::from_secs(4));
+    } else {
+        group.sample_size(60);
+        group.measurement_time(Duration::from_secs(2));
+    }
+    group.warm_up_time(Duration::from_millis(500));
+}
+
+fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards_child: bool) {
+    for (label, size) in SIZES {
+        let bytes = make(size);
+        let parsed = Frame::parse(&bytes).expect("benchmark message parses");
+        // Sanity: the frame survives unchanged (the proxy's contract).
+        assert_eq!(&parsed.to_bytes()[..], &bytes[..]);
+
+        let mut group = c.benchmark_group(format!("frame/{kind}"));
+        configure(&mut group, size);
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+
+        group.bench_with_input(BenchmarkId::new("parse", label), &bytes, |b, bytes| {
+            b.iter(|| Frame::parse(black_box(bytes)).expect("parses"));
+        });
+
+        group.bench_function(BenchmarkId::new("replace_id", label), |b| {
+            let mut frame = parsed.clone();
+            let mut next = 1u64;
+            b.iter(|| {
+                next += 1;
+                black_box(frame.replace_id(Value::from(black_box(next))))
+            });
+        });
+
+        group.bench_function(BenchmarkId::new("to_line", label), |b| {
+            b.iter(|| black_box(&parsed).to_line());
+        });
+
+        group.bench_function(BenchmarkId::new("to_bytes", label), |b| {
+            b.iter(|| black_box(&parsed).to_bytes());
+        });
+
+        // What the proxy does to this message: towards the child the client id becomes a
+        // proxy id and the frame becomes a stdin line; towards the client the proxy id
+        // becomes the client's id again and the frame becomes a JSON body / SSE event.
+        group.bench_with_input(BenchmarkId::new("round_trip", label), &bytes, |b, bytes| {
+            b.iter(|| {
+                let mut frame = Frame::parse(black_box(bytes)).expect("parses");
+                let old = frame.replace_id(Value::from(black_box(17u64)));
+                let out = if towards_child {
+                    frame.to_line()
+                } else {
+                    frame.to_bytes()
+                };
+                (old, out)
+            });
+        });
+        group.finish();
+    }
+}
+
+fn frame_benches(c: &mut Criterion) {
+    bench_kind(c, "request", request_of_len, true);
+    bench_kind(c, "result", result_of_len, false);
+}
+
+criterion_group!(benches, frame_benches);
+criterion_main!(benches);
