@@ -2,7 +2,13 @@
 //! each POST, GET and DELETE into a message to the session's actor (or the router).
 
 pub mod ops;
+mod responses;
 pub mod rules;
+
+pub use responses::rpc_error;
+use responses::{
+    header_str, json_response, session_busy, session_not_found, sse_response, with_retry_after,
+};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -86,12 +92,6 @@ pub fn routes(state: HttpState) -> Router {
         )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
-}
-
-/// A JSON-RPC error body with an HTTP status, for answers the proxy gives itself.
-pub fn rpc_error(status: StatusCode, code: i64, message: &str) -> Response {
-    let body = Frame::error_response(Value::Null, code, message, None).to_bytes();
-    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn post_message(
@@ -408,53 +408,4 @@ impl HttpState {
         }
         response
     }
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name)?.to_str().ok()
-}
-
-fn session_not_found() -> Response {
-    rpc_error(
-        StatusCode::NOT_FOUND,
-        INVALID_REQUEST,
-        "session not found (it ended or never existed); send initialize to start a new one",
-    )
-}
-
-fn session_busy() -> Response {
-    with_retry_after(rpc_error(
-        StatusCode::TOO_MANY_REQUESTS,
-        SERVER_ERROR,
-        "this session has too many messages waiting; slow down and retry",
-    ))
-}
-
-/// Adds `Retry-After: 1` to a refusal that is worth retrying shortly.
-fn with_retry_after(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
-}
-
-fn json_response(payload: Bytes) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        payload,
-    )
-        .into_response()
-}
-
-fn sse_response(body: Body) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
 }

@@ -6,12 +6,16 @@
 //! stream a child message goes to), `session/backlog.rs` (messages waiting for a stream).
 //! The message handlers are split by direction: `session/from_client.rs` and
 //! `session/from_child.rs`; crash restarts with handshake replay in `session/restart.rs`
-//! (policy in `backoff.rs`, replayed declarations in `session/handshake.rs`).
+//! (policy in `backoff.rs`, replayed declarations in `session/handshake.rs`); the child's
+//! spawn, stop and exit in `session/child_control.rs`; timers, idle expiry and published
+//! state in `session/housekeeping.rs`.
 
 mod backlog;
+mod child_control;
 mod from_child;
 mod from_client;
 pub mod handshake;
+mod housekeeping;
 pub mod inflight;
 mod restart;
 pub mod route;
@@ -20,18 +24,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 use tracing::Span;
 
 use crate::backoff::RestartTracker;
-use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail};
+use crate::child::{ChildMsg, StderrTail};
 use crate::config::SessionConfig;
-use crate::frame::{Frame, SERVER_ERROR};
-use crate::index::{SessionId, SessionPhase, SessionStats};
+use crate::frame::Frame;
+use crate::index::{SessionId, SessionStats};
 use crate::mailbox::{MailboxBound, MailboxPermit};
-use crate::metrics::{Direction, FailReason, ProxyMetrics};
-use crate::process::{ExitReport, ManagedProcess};
+use crate::metrics::{FailReason, ProxyMetrics};
+use crate::process::ExitReport;
 use crate::stream::StreamSender;
 
 use backlog::Backlog;
@@ -341,191 +345,5 @@ impl Actor for SessionSupervisor {
         state.expire_queue(true);
         tracing::info!(parent: &state.span, "session closed");
         Ok(())
-    }
-}
-
-impl SessionState {
-    /// Spawns a new child process and its actor, as the next generation.
-    async fn start_child(&mut self, myself: &ActorRef<SessionMsg>) -> Result<(), String> {
-        let spawned = ManagedProcess::spawn(&self.config.command);
-        self.metrics.child_spawned(spawned.is_ok());
-        let (process, pipes) = spawned.map_err(|err| err.to_string())?;
-        let pid = process.pid();
-        self.generation += 1;
-        self.stderr_tail = StderrTail::default();
-        let stdin = MailboxBound::new(self.config.stdin_queue_capacity);
-        let args = ChildArgs {
-            process,
-            pipes,
-            session: myself.clone(),
-            inbox: self.inbox.clone(),
-            generation: self.generation,
-            max_message_bytes: self.config.max_message_bytes,
-            kill_grace: self.config.kill_grace,
-            span: self.span.clone(),
-            session_id: self.id.clone(),
-            stderr_tail: self.stderr_tail.clone(),
-        };
-        let (actor, _) = Actor::spawn_linked(None, ChildProcess, args, myself.get_cell())
-            .await
-            .map_err(|err| format!("cannot start the child process actor: {err}"))?;
-        tracing::info!(parent: &self.span, pid, generation = self.generation, command = %self.config.command.display(), "MCP server process started");
-        self.stats
-            .child_started(pid, self.generation, stdin.clone());
-        self.child = Some(CurrentChild { actor, pid, stdin });
-        Ok(())
-    }
-
-    /// Stops a child gracefully and waits for it (bounded), killing it if it does not comply.
-    async fn stop_child(&self, child: CurrentChild) {
-        // Each step of the graceful stop waits `kill_grace`; leave room for both plus reaping.
-        let budget = self.config.kill_grace * 2 + Duration::from_secs(2);
-        let outcome = ractor::call_t!(child.actor, ChildMsg::Stop, budget.as_millis() as u64);
-        self.metrics.child_exited("stopped");
-        self.stats.child_gone();
-        match outcome {
-            Ok(report) => {
-                tracing::info!(parent: &self.span, pid = child.pid, exit = %report, "MCP server process stopped")
-            }
-            Err(err) => {
-                tracing::warn!(parent: &self.span, pid = child.pid, error = %err, "MCP server process did not stop in time; killing its process group");
-                child.actor.kill();
-            }
-        }
-    }
-
-    /// The child of the current generation is gone.
-    fn on_child_exit(&mut self, myself: &ActorRef<SessionMsg>, report: ExitReport) {
-        let pid = self.child.take().map(|child| child.pid);
-        self.stats.child_gone();
-        self.metrics.child_exited(match report {
-            ExitReport::Code(_) => "exit_code",
-            ExitReport::Signal(_) => "signal",
-            ExitReport::Unknown => "unknown",
-        });
-        let command = self.config.command.display();
-        if let Phase::Initializing(proxy_id) = self.phase {
-            tracing::error!(parent: &self.span, ?pid, exit = %report, %command, "MCP server exited before answering initialize; check the command and its stderr above");
-            let message =
-                format!("MCP server `{command}` exited before answering initialize ({report})");
-            let data = json!({
-                "command": command,
-                "exit": report.to_json(),
-                "stderr": self.stderr_tail.lines(),
-            });
-            self.answer_with_error(proxy_id, SERVER_ERROR, &message, Some(data));
-            myself.stop(Some("init_failed".into()));
-            return;
-        }
-        self.on_child_crash(myself, report, pid);
-    }
-
-    /// Answers every request in flight with a JSON-RPC error (never leave one hanging).
-    fn fail_all_requests(&mut self, message: &str, data: Value, reason: FailReason) {
-        for request in self.requests.drain() {
-            self.metrics.request_failed(request.method, reason);
-            if let Some(stream) = request.stream {
-                let frame = Frame::error_response(
-                    request.client_id,
-                    SERVER_ERROR,
-                    message,
-                    Some(data.clone()),
-                );
-                let _ = stream.offer(frame.to_bytes(), crate::stream::StreamEnd::Error);
-            }
-        }
-    }
-
-    /// Sends `frame` to the current child, if there is one and its stdin queue has room.
-    fn write_to_child(&self, frame: &Frame) -> bool {
-        let Some(child) = &self.child else {
-            return false;
-        };
-        let Some(permit) = child.stdin.try_reserve() else {
-            tracing::warn!(parent: &self.span, pid = child.pid, queued = child.stdin.depth(), "the MCP server is not reading its stdin; message refused");
-            return false;
-        };
-        let line = frame.to_line();
-        self.metrics
-            .message(Direction::ClientToChild, frame.kind(), line.len());
-        child.actor.cast(ChildMsg::Write(line, permit)).is_ok()
-    }
-
-    /// Publishes the session's state for metrics and `/sessions`.
-    fn publish(&self) {
-        let phase = match self.phase {
-            _ if self.draining => SessionPhase::Draining,
-            Phase::AwaitingInitialize | Phase::Initializing(_) => SessionPhase::Starting,
-            Phase::Ready => SessionPhase::Ready,
-            Phase::Restarting | Phase::Replaying(_) => SessionPhase::Restarting,
-        };
-        let standalone_open = self
-            .standalone
-            .as_ref()
-            .is_some_and(|stream| !stream.is_closed());
-        self.stats
-            .publish(phase, self.requests.len() + self.held(), standalone_open);
-    }
-
-    /// While draining, ends the session once nothing is in flight.
-    fn stop_if_drained(&self, myself: &ActorRef<SessionMsg>) {
-        if self.draining && self.requests.is_empty() && !self.has_queue() {
-            myself.stop(Some("shutdown".into()));
-        }
-    }
-
-    /// Ends the session if nothing happened in it for `--session-idle-timeout`.
-    fn on_idle_check(&mut self, myself: &ActorRef<SessionMsg>) {
-        let Some(timeout) = self.config.idle_timeout else {
-            return;
-        };
-        let stream_open = self
-            .standalone
-            .as_ref()
-            .is_some_and(|stream| !stream.is_closed());
-        let busy = !self.requests.is_empty()
-            || self.has_queue()
-            || stream_open
-            || matches!(self.phase, Phase::Restarting | Phase::Replaying(_));
-        let idle_for = self.last_activity.elapsed();
-        if !busy && idle_for >= timeout {
-            tracing::info!(parent: &self.span, idle_s = idle_for.as_secs(), "session idle for --session-idle-timeout; closing it and stopping its MCP server");
-            myself.stop(Some("idle".into()));
-            return;
-        }
-        let next = if busy {
-            timeout
-        } else {
-            timeout.saturating_sub(idle_for)
-        };
-        self.after(myself, next.max(Duration::from_millis(10)), || {
-            SessionMsg::IdleCheck
-        });
-    }
-
-    /// Sends `message` to this session after `delay`, keeping the timer so it can be aborted.
-    fn after(
-        &mut self,
-        myself: &ActorRef<SessionMsg>,
-        delay: Duration,
-        message: impl FnOnce() -> SessionMsg + Send + 'static,
-    ) {
-        self.timers.retain(|timer| !timer.is_finished());
-        self.timers.push(myself.send_after(delay, message));
-    }
-
-    /// Schedules the housekeeping tick if it is not scheduled yet.
-    fn schedule_tick(&mut self, myself: &ActorRef<SessionMsg>) {
-        if !self.tick_scheduled {
-            self.tick_scheduled = true;
-            // Fine enough for --request-timeout: a quarter of it, at most a second.
-            let period = self
-                .config
-                .request_timeout
-                .map_or(Duration::from_secs(1), |timeout| {
-                    (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
-                });
-            self.after(myself, period, || SessionMsg::Tick);
-        }
     }
 }
