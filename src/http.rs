@@ -32,10 +32,12 @@ use crate::metrics::ProxyMetrics;
 use crate::router::{OpenError, RouterMsg};
 use crate::session::SessionMsg;
 use crate::sse::sse_body;
-use crate::stream::{StreamEnd, StreamSender};
+use crate::stream::{EventId, StreamEnd, StreamSender};
 
 /// The session id header.
 pub const SESSION_HEADER: &str = "mcp-session-id";
+/// The header a client resumes an SSE stream with.
+pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 /// The protocol version header.
 pub const PROTOCOL_VERSION_HEADER: &str = "mcp-protocol-version";
 
@@ -202,19 +204,20 @@ async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderM
         Ok(entry) => entry.actor,
         Err(refused) => return refused,
     };
-    let (stream, rx) = state.new_stream();
-    let stream_id = stream.id;
-    if actor.cast(SessionMsg::Listen { stream }).is_err() {
+    // A resuming client names the last event it saw; the session replays what followed.
+    let resume = header_str(&headers, LAST_EVENT_ID_HEADER).and_then(EventId::parse);
+    let stream_id = state.0.next_stream.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = crate::stream::channel(state.0.config.session.stream_capacity);
+    let listen = SessionMsg::Listen {
+        tx,
+        stream_id,
+        resume,
+    };
+    if actor.cast(listen).is_err() {
         return session_not_found();
     }
     let gauge = state.0.metrics.sse_stream_gauge(true);
-    sse_response(sse_body(
-        None,
-        rx,
-        stream_id,
-        state.0.config.sse_keepalive,
-        gauge,
-    ))
+    sse_response(sse_body(None, rx, state.0.config.sse_keepalive, gauge))
 }
 
 async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Response {
@@ -362,7 +365,6 @@ impl HttpState {
         new_session: Option<SessionId>,
     ) -> Response {
         let (stream, mut rx) = self.new_stream();
-        let stream_id = stream.id;
         let request = SessionMsg::Request {
             frame,
             stream,
@@ -395,7 +397,6 @@ impl HttpState {
             StreamEnd::Open => sse_response(sse_body(
                 Some(first),
                 rx,
-                stream_id,
                 self.0.config.sse_keepalive,
                 self.0.metrics.sse_stream_gauge(false),
             )),

@@ -18,6 +18,7 @@ pub mod handshake;
 mod housekeeping;
 pub mod inflight;
 mod restart;
+mod resume;
 pub mod route;
 
 use std::sync::Arc;
@@ -36,7 +37,8 @@ use crate::index::{SessionId, SessionStats};
 use crate::mailbox::{MailboxBound, MailboxPermit};
 use crate::metrics::{FailReason, ProxyMetrics};
 use crate::process::ExitReport;
-use crate::stream::StreamSender;
+use crate::stream::{EventId, StreamEvent, StreamSender};
+use tokio::sync::mpsc;
 
 use backlog::Backlog;
 use handshake::HandshakeRecord;
@@ -66,10 +68,14 @@ pub enum SessionMsg {
         /// Room in this session's mailbox, reserved by the sender.
         permit: MailboxPermit,
     },
-    /// The client opened its standalone GET stream.
+    /// The client opened its standalone GET stream, or resumed a stream.
     Listen {
-        /// The GET's stream.
-        stream: StreamSender,
+        /// The GET's channel.
+        tx: mpsc::Sender<StreamEvent>,
+        /// A fresh stream number, used unless an existing stream is resumed.
+        stream_id: u64,
+        /// `Last-Event-ID`, if the client resumes a stream.
+        resume: Option<EventId>,
     },
     /// A frame from the child of `generation`.
     FromChild {
@@ -165,6 +171,8 @@ pub struct SessionState {
     server_requests: ServerRequests,
     /// The standalone GET stream, if open.
     standalone: Option<StreamSender>,
+    /// Streams a client may still resume with `Last-Event-ID`.
+    resumable: resume::ResumableStreams,
     /// Messages waiting for a stream.
     backlog: Backlog,
     /// Whether a `Tick` is already scheduled.
@@ -220,6 +228,7 @@ impl Actor for SessionSupervisor {
             requests: ClientRequests::default(),
             server_requests: ServerRequests::default(),
             standalone: None,
+            resumable: resume::ResumableStreams::default(),
             backlog: Backlog::new(BACKLOG_CAPACITY),
             tick_scheduled: false,
             handshake: HandshakeRecord::default(),
@@ -261,9 +270,13 @@ impl Actor for SessionSupervisor {
                 state.last_activity = Instant::now();
                 state.on_client_message(frame)
             }
-            SessionMsg::Listen { stream } => {
+            SessionMsg::Listen {
+                tx,
+                stream_id,
+                resume,
+            } => {
                 state.last_activity = Instant::now();
-                state.on_listen(stream)
+                state.on_listen(&myself, tx, stream_id, resume)
             }
             SessionMsg::FromChild {
                 generation, frame, ..
@@ -290,6 +303,10 @@ impl Actor for SessionSupervisor {
             SessionMsg::ReplayDeadline { generation } => state.on_replay_deadline(generation),
         }
         state.stop_if_drained(&myself);
+        if state.has_resumable() {
+            // Kept streams expire on the tick.
+            state.schedule_tick(&myself);
+        }
         state.publish();
         Ok(())
     }

@@ -1,5 +1,6 @@
-//! Server-Sent Events bodies: turns a client stream into `text/event-stream` bytes, with event
-//! ids `"{stream}/{seq}"` and keep-alive comments on idle streams.
+//! Server-Sent Events bodies: turns a client stream into `text/event-stream` bytes, with the
+//! event ids the session assigned (`"{stream}/{seq}"`, for `Last-Event-ID`) and keep-alive
+//! comments on idle streams.
 //!
 //! Each message is written as three chunks (prefix, the already-serialized JSON, suffix) so a
 //! large message is never copied.
@@ -23,10 +24,6 @@ struct SseBody {
     rx: StreamReceiver,
     /// Chunks ready to be written.
     chunks: VecDeque<Bytes>,
-    /// Stream number, the first half of every event id.
-    stream_id: u64,
-    /// Next event sequence number.
-    seq: u64,
     /// Idle period after which a keep-alive comment is written.
     keepalive: Option<Duration>,
     /// Set once the request's answer has been queued: the body ends after it.
@@ -43,8 +40,7 @@ impl Drop for SseBody {
 
 impl SseBody {
     fn push(&mut self, event: StreamEvent) {
-        self.seq += 1;
-        let prefix = format!("id: {}/{}\ndata: ", self.stream_id, self.seq);
+        let prefix = format!("id: {}\ndata: ", event.id);
         self.chunks.push_back(Bytes::from(prefix));
         self.chunks.push_back(event.payload);
         self.chunks.push_back(Bytes::from_static(b"\n\n"));
@@ -78,7 +74,6 @@ impl SseBody {
 pub fn sse_body(
     first: Option<StreamEvent>,
     rx: StreamReceiver,
-    stream_id: u64,
     keepalive: Option<Duration>,
     gauge: Gauge,
 ) -> Body {
@@ -86,8 +81,6 @@ pub fn sse_body(
     let mut body = SseBody {
         rx,
         chunks: VecDeque::new(),
-        stream_id,
-        seq: 0,
         keepalive,
         finished: false,
         gauge,
@@ -110,13 +103,13 @@ mod tests {
 
     #[tokio::test]
     async fn events_carry_ids_and_the_body_ends_after_the_answer() {
-        let (tx, rx) = StreamSender::channel(7, 8);
+        let (mut tx, rx) = StreamSender::channel(7, 8);
         tx.offer(Bytes::from_static(b"{\"n\":1}"), StreamEnd::Open)
             .unwrap();
         tx.offer(Bytes::from_static(b"{\"n\":2}"), StreamEnd::Result)
             .unwrap();
         let gauge = Gauge::default();
-        let body = sse_body(None, rx, 7, None, gauge.clone());
+        let body = sse_body(None, rx, None, gauge.clone());
         assert_eq!(gauge.get(), 1);
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(
@@ -131,8 +124,6 @@ mod tests {
         let mut body = SseBody {
             rx,
             chunks: VecDeque::new(),
-            stream_id: 1,
-            seq: 0,
             keepalive: Some(Duration::from_secs(15)),
             finished: false,
             gauge: Gauge::default(),

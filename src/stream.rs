@@ -1,11 +1,47 @@
 //! Client streams: the bounded channels that carry already-serialized messages from a session
-//! to one HTTP response (a POST's answer stream or the standalone GET stream).
+//! to one HTTP response (a POST's answer stream or the standalone GET stream), and the small
+//! replay ring that lets a client resume a stream with `Last-Event-ID`.
 //!
 //! A session never awaits a client: it uses `try_send`, and a full or closed channel detaches
-//! that stream instead of blocking the session.
+//! that stream instead of blocking the session. The session keeps a detached stream's ring, so
+//! a client that reconnects with the id of the last event it saw gets what followed.
+
+use std::collections::VecDeque;
+use std::fmt;
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
+
+/// Events kept per stream for replay.
+const RING_EVENTS: usize = 32;
+/// Payload bytes kept per stream for replay (the newest event is always kept).
+const RING_BYTES: usize = 16 * 1024 * 1024;
+
+/// An SSE event id: `"{stream}/{seq}"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventId {
+    /// Proxy-wide stream number.
+    pub stream: u64,
+    /// Position in the stream, from 1.
+    pub seq: u64,
+}
+
+impl EventId {
+    /// Parses a `Last-Event-ID` header value.
+    pub fn parse(text: &str) -> Option<EventId> {
+        let (stream, seq) = text.trim().split_once('/')?;
+        Some(EventId {
+            stream: stream.parse().ok()?,
+            seq: seq.parse().ok()?,
+        })
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.stream, self.seq)
+    }
+}
 
 /// One message on its way to a client.
 #[derive(Debug, Clone)]
@@ -14,6 +50,8 @@ pub struct StreamEvent {
     pub payload: Bytes,
     /// How this event ends the stream, if it does: the answer to the stream's request.
     pub end: StreamEnd,
+    /// Its SSE event id.
+    pub id: EventId,
 }
 
 /// Whether an event is the last one of a request stream.
@@ -31,12 +69,19 @@ pub enum StreamEnd {
 }
 
 /// The session's end of a client stream.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StreamSender {
     /// Proxy-wide stream number, used in SSE event ids and logs.
     pub id: u64,
-    /// Bounded: a slow client fills it and gets detached, it never grows memory.
-    tx: mpsc::Sender<StreamEvent>,
+    /// Bounded: a slow client fills it and gets detached, it never grows memory. `None` once
+    /// detached, until the client resumes.
+    tx: Option<mpsc::Sender<StreamEvent>>,
+    /// Sequence number of the last event.
+    seq: u64,
+    /// The last events, for `Last-Event-ID` replay.
+    ring: VecDeque<StreamEvent>,
+    /// Payload bytes in `ring`.
+    ring_bytes: usize,
 }
 
 /// The HTTP side's end of a client stream.
@@ -51,25 +96,156 @@ pub enum StreamDetached {
     Closed,
 }
 
+/// A new channel for stream `id`, with room for `capacity` queued events.
+pub fn channel(capacity: usize) -> (mpsc::Sender<StreamEvent>, StreamReceiver) {
+    mpsc::channel(capacity.max(1))
+}
+
 impl StreamSender {
     /// Creates a stream with room for `capacity` queued events.
     pub fn channel(id: u64, capacity: usize) -> (StreamSender, StreamReceiver) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        (StreamSender { id, tx }, rx)
+        let (tx, rx) = channel(capacity);
+        (StreamSender::new(id, tx), rx)
     }
 
-    /// Queues an event without waiting.
-    pub fn offer(&self, payload: Bytes, end: StreamEnd) -> Result<(), StreamDetached> {
-        self.tx
-            .try_send(StreamEvent { payload, end })
-            .map_err(|err| match err {
-                mpsc::error::TrySendError::Full(_) => StreamDetached::Full,
-                mpsc::error::TrySendError::Closed(_) => StreamDetached::Closed,
-            })
+    /// Wraps the sending half of a channel as stream `id`.
+    pub fn new(id: u64, tx: mpsc::Sender<StreamEvent>) -> StreamSender {
+        StreamSender {
+            id,
+            tx: Some(tx),
+            seq: 0,
+            ring: VecDeque::new(),
+            ring_bytes: 0,
+        }
     }
 
-    /// Whether the client has gone away.
-    pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+    /// Queues an event without waiting. On failure the stream is detached and the event is
+    /// not kept: the caller delivers it elsewhere.
+    pub fn offer(&mut self, payload: Bytes, end: StreamEnd) -> Result<(), StreamDetached> {
+        let Some(tx) = &self.tx else {
+            return Err(StreamDetached::Closed);
+        };
+        let event = StreamEvent {
+            payload,
+            end,
+            id: EventId {
+                stream: self.id,
+                seq: self.seq + 1,
+            },
+        };
+        match tx.try_send(event.clone()) {
+            Ok(()) => {
+                self.seq += 1;
+                self.remember(event);
+                Ok(())
+            }
+            Err(err) => {
+                self.tx = None;
+                Err(match err {
+                    mpsc::error::TrySendError::Full(_) => StreamDetached::Full,
+                    mpsc::error::TrySendError::Closed(_) => StreamDetached::Closed,
+                })
+            }
+        }
+    }
+
+    /// Keeps an event for a client that will resume this detached stream (its answer).
+    pub fn keep_for_resume(&mut self, payload: Bytes, end: StreamEnd) {
+        self.seq += 1;
+        let id = EventId {
+            stream: self.id,
+            seq: self.seq,
+        };
+        self.remember(StreamEvent { payload, end, id });
+    }
+
+    /// Re-attaches a resumed stream: replays the kept events after `last_seen` into `tx`, then
+    /// sends new events there. Returns whether the stream's final event was replayed.
+    pub fn resume(&mut self, tx: mpsc::Sender<StreamEvent>, last_seen: u64) -> bool {
+        let mut finished = false;
+        for event in self.ring.iter().filter(|event| event.id.seq > last_seen) {
+            finished |= event.end != StreamEnd::Open;
+            if tx.try_send(event.clone()).is_err() {
+                return finished;
+            }
+        }
+        self.tx = Some(tx);
+        finished
+    }
+
+    /// Whether a client is attached and reading.
+    pub fn is_attached(&self) -> bool {
+        self.tx.as_ref().is_some_and(|tx| !tx.is_closed())
+    }
+
+    /// Whether this stream sent more than its answer (so the client read it as SSE and may
+    /// resume it).
+    pub fn was_streamed(&self) -> bool {
+        self.seq > 1 || self.tx.is_none()
+    }
+
+    fn remember(&mut self, event: StreamEvent) {
+        self.ring_bytes += event.payload.len();
+        self.ring.push_back(event);
+        while self.ring.len() > RING_EVENTS || (self.ring_bytes > RING_BYTES && self.ring.len() > 1)
+        {
+            if let Some(old) = self.ring.pop_front() {
+                self.ring_bytes -= old.payload.len();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(text: &'static str) -> Bytes {
+        Bytes::from_static(text.as_bytes())
+    }
+
+    #[test]
+    fn event_ids_round_trip() {
+        let id = EventId { stream: 7, seq: 42 };
+        assert_eq!(id.to_string(), "7/42");
+        assert_eq!(EventId::parse("7/42"), Some(id));
+        assert_eq!(EventId::parse("7-42"), None);
+        assert_eq!(EventId::parse("x/1"), None);
+    }
+
+    #[tokio::test]
+    async fn events_are_numbered_and_a_resume_replays_what_followed() {
+        let (mut stream, mut rx) = StreamSender::channel(3, 8);
+        stream.offer(bytes("a"), StreamEnd::Open).unwrap();
+        stream.offer(bytes("b"), StreamEnd::Open).unwrap();
+        assert_eq!(rx.recv().await.unwrap().id, EventId { stream: 3, seq: 1 });
+        drop(rx);
+        assert_eq!(
+            stream.offer(bytes("c"), StreamEnd::Open),
+            Err(StreamDetached::Closed)
+        );
+        assert!(!stream.is_attached());
+        stream.keep_for_resume(bytes("answer"), StreamEnd::Result);
+        let (tx, mut rx) = channel(8);
+        assert!(stream.resume(tx, 1));
+        let replayed: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|event| (event.id.seq, event.payload))
+            .collect();
+        assert_eq!(replayed, vec![(2, bytes("b")), (3, bytes("answer"))]);
+    }
+
+    #[tokio::test]
+    async fn a_full_stream_detaches_and_the_ring_is_bounded() {
+        let (mut stream, _rx) = StreamSender::channel(1, 1);
+        stream.offer(bytes("a"), StreamEnd::Open).unwrap();
+        assert_eq!(
+            stream.offer(bytes("b"), StreamEnd::Open),
+            Err(StreamDetached::Full)
+        );
+        for _ in 0..100 {
+            stream.keep_for_resume(bytes("x"), StreamEnd::Open);
+        }
+        assert_eq!(stream.ring.len(), RING_EVENTS);
+        assert!(stream.was_streamed());
     }
 }

@@ -97,7 +97,7 @@ impl SessionState {
     pub(super) fn fail_all_requests(&mut self, message: &str, data: Value, reason: FailReason) {
         for request in self.requests.drain() {
             self.metrics.request_failed(request.method, reason);
-            if let Some(stream) = request.stream {
+            if let Some(mut stream) = request.stream {
                 let frame = Frame::error_response(
                     request.client_id,
                     SERVER_ERROR,

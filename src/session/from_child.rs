@@ -117,9 +117,19 @@ impl SessionState {
         self.metrics
             .message(Direction::ChildToClient, frame.kind(), payload.len());
         match request.stream {
-            Some(stream) => {
-                if let Err(why) = stream.offer(payload, end) {
-                    tracing::warn!(parent: &self.span, stream = stream.id, ?why, "the client's stream was gone when its answer arrived; answer dropped");
+            Some(mut stream) => {
+                let stream_id = stream.id;
+                let offered = stream.offer(payload.clone(), end);
+                if offered.is_err() {
+                    // Kept for a client that resumes this stream with `Last-Event-ID`.
+                    stream.keep_for_resume(payload, end);
+                }
+                if offered.is_err() || stream.was_streamed() {
+                    // An SSE client may still resume it to get an answer it missed.
+                    self.resumable.keep(stream);
+                }
+                if let Err(why) = offered {
+                    tracing::warn!(parent: &self.span, stream = stream_id, ?why, "the client's stream was gone when its answer arrived; kept for a resume with Last-Event-ID");
                 }
             }
             None => {
@@ -155,7 +165,7 @@ impl SessionState {
         let Some(request) = self.requests.finish(proxy_id) else {
             return;
         };
-        if let Some(stream) = request.stream {
+        if let Some(mut stream) = request.stream {
             let frame = Frame::error_response(request.client_id, code, message, None);
             let _ = stream.offer(frame.to_bytes(), StreamEnd::Error);
         }
@@ -190,22 +200,22 @@ impl SessionState {
                         destination = self.fallback();
                         continue;
                     };
-                    let outcome = match &request.stream {
+                    match &mut request.stream {
                         Some(stream) => stream.offer(payload.clone(), StreamEnd::Open),
                         None => Err(StreamDetached::Closed),
-                    };
-                    if outcome.is_err() {
-                        request.stream = None;
                     }
-                    outcome
                 }
                 Destination::Standalone => {
-                    let outcome = match &self.standalone {
+                    let outcome = match &mut self.standalone {
                         Some(stream) => stream.offer(payload.clone(), StreamEnd::Open),
                         None => Err(StreamDetached::Closed),
                     };
-                    if outcome.is_err() {
-                        self.standalone = None;
+                    if outcome.is_err()
+                        && let Some(detached) = self.standalone.take()
+                    {
+                        // What it already delivered can be replayed on resume; what follows
+                        // waits in the backlog for the next GET.
+                        self.resumable.keep(detached);
                     }
                     outcome
                 }
@@ -247,8 +257,13 @@ impl SessionState {
         }
         self.expire_queue(false);
         self.expire_requests();
+        self.resumable.expire();
         let timing_requests = self.config.request_timeout.is_some() && !self.requests.is_empty();
-        if !self.backlog.is_empty() || self.has_queue() || timing_requests {
+        if !self.backlog.is_empty()
+            || self.has_queue()
+            || timing_requests
+            || !self.resumable.is_empty()
+        {
             self.schedule_tick(myself);
         }
     }
@@ -278,11 +293,11 @@ impl SessionState {
                 Some(json!({ "requestId": outbound_id, "reason": reason })),
             );
             let payload = notice.to_bytes();
-            let stream = self.standalone.as_ref().or_else(|| {
-                self.requests
-                    .newest_attached()
-                    .and_then(|id| self.requests.stream_of(id))
-            });
+            let stream = match (self.standalone.is_some(), self.requests.newest_attached()) {
+                (true, _) => self.standalone.as_mut(),
+                (false, Some(proxy_id)) => self.requests.stream_of(proxy_id),
+                (false, None) => None,
+            };
             if let Some(stream) = stream {
                 let _ = stream.offer(payload, StreamEnd::Open);
             }

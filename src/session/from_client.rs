@@ -8,7 +8,8 @@ use super::inflight::proxy_number;
 use super::{Phase, SessionMsg, SessionState};
 use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
 use crate::metrics::{FailReason, method_label};
-use crate::stream::{StreamEnd, StreamSender};
+use crate::stream::{EventId, StreamEnd, StreamEvent, StreamSender};
+use tokio::sync::mpsc;
 
 impl SessionState {
     /// A client request: forward it under a fresh proxy id.
@@ -16,14 +17,14 @@ impl SessionState {
         &mut self,
         myself: &ActorRef<SessionMsg>,
         mut frame: Frame,
-        stream: StreamSender,
+        mut stream: StreamSender,
     ) {
         if self.phase == Phase::AwaitingInitialize {
             if frame.method() != Some("initialize") {
                 let message = "the session is not initialized yet";
                 reject(
                     &frame,
-                    &stream,
+                    &mut stream,
                     INVALID_REQUEST,
                     message,
                     None,
@@ -38,7 +39,7 @@ impl SessionState {
                 let data = json!({ "command": command, "cause": cause });
                 reject(
                     &frame,
-                    &stream,
+                    &mut stream,
                     SERVER_ERROR,
                     &message,
                     Some(data),
@@ -62,7 +63,7 @@ impl SessionState {
         if self.draining {
             refuse(
                 &frame,
-                &stream,
+                &mut stream,
                 503,
                 "the proxy is shutting down; retry on a new session",
             );
@@ -74,7 +75,7 @@ impl SessionState {
             );
             self.metrics
                 .request_failed(method_label(frame.method()), FailReason::Limit);
-            refuse(&frame, &stream, 429, &message);
+            refuse(&frame, &mut stream, 429, &message);
         } else if self.is_restarting() {
             self.hold(frame, Some(stream));
         } else {
@@ -158,29 +159,54 @@ impl SessionState {
         true
     }
 
-    /// The client opened (or re-opened) its standalone GET stream.
-    pub(super) fn on_listen(&mut self, stream: StreamSender) {
-        if let Some(previous) = self.standalone.replace(stream) {
+    /// The client opened its standalone GET stream, or resumed a stream with `Last-Event-ID`.
+    pub(super) fn on_listen(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        tx: mpsc::Sender<StreamEvent>,
+        stream_id: u64,
+        resume: Option<EventId>,
+    ) {
+        let resumed = match resume {
+            Some(last) => self.resume(tx, last),
+            None => Err(tx),
+        };
+        let tx = match resumed {
+            Ok(()) => return,
+            Err(tx) if resume.is_none() => tx,
+            Err(tx) => {
+                tracing::debug!(parent: &self.span, last_event = ?resume, "cannot resume that stream (unknown or expired); opening a new GET stream");
+                tx
+            }
+        };
+        if let Some(previous) = self.standalone.replace(StreamSender::new(stream_id, tx)) {
             tracing::debug!(parent: &self.span, stream = previous.id, "a new GET stream replaces the previous one");
+            self.resumable.keep(previous);
+            self.schedule_tick(myself);
         }
+        self.flush_backlog();
+    }
+
+    /// Delivers the messages that waited for a GET stream.
+    pub(super) fn flush_backlog(&mut self) {
         let mut parked = self.backlog.take_all();
         while let Some(item) = parked.pop_front() {
-            let Some(stream) = &self.standalone else {
-                break;
+            let Some(stream) = &mut self.standalone else {
+                self.backlog.park(item.payload, item.server_request);
+                continue;
             };
             if stream.offer(item.payload.clone(), StreamEnd::Open).is_err() {
-                self.standalone = None;
+                if let Some(detached) = self.standalone.take() {
+                    self.resumable.keep(detached);
+                }
                 self.backlog.park(item.payload, item.server_request);
             }
-        }
-        while let Some(item) = parked.pop_front() {
-            self.backlog.park(item.payload, item.server_request);
         }
     }
 }
 
 /// Answers a request the proxy will not forward, with an HTTP status and a JSON-RPC error.
-fn refuse(frame: &Frame, stream: &StreamSender, status: u16, message: &str) {
+fn refuse(frame: &Frame, stream: &mut StreamSender, status: u16, message: &str) {
     reject(
         frame,
         stream,
@@ -195,7 +221,7 @@ fn refuse(frame: &Frame, stream: &StreamSender, status: u16, message: &str) {
 /// under the client's own id.
 pub(super) fn reject(
     request: &Frame,
-    stream: &StreamSender,
+    stream: &mut StreamSender,
     code: i64,
     message: &str,
     data: Option<Value>,

@@ -20,7 +20,7 @@ impl SessionState {
         let standalone_open = self
             .standalone
             .as_ref()
-            .is_some_and(|stream| !stream.is_closed());
+            .is_some_and(|stream| stream.is_attached());
         self.stats
             .publish(phase, self.requests.len() + self.held(), standalone_open);
     }
@@ -40,7 +40,7 @@ impl SessionState {
         let stream_open = self
             .standalone
             .as_ref()
-            .is_some_and(|stream| !stream.is_closed());
+            .is_some_and(|stream| stream.is_attached());
         let busy = !self.requests.is_empty()
             || self.has_queue()
             || stream_open

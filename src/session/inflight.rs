@@ -133,7 +133,12 @@ impl ClientRequests {
         self.requests
             .iter()
             .rev()
-            .find(|(_, request)| request.stream.is_some())
+            .find(|(_, request)| {
+                request
+                    .stream
+                    .as_ref()
+                    .is_some_and(StreamSender::is_attached)
+            })
             .map(|(id, _)| *id)
     }
 
@@ -153,8 +158,16 @@ impl ClientRequests {
     }
 
     /// The attached stream of a request.
-    pub fn stream_of(&self, proxy_id: u64) -> Option<&StreamSender> {
-        self.requests.get(&proxy_id)?.stream.as_ref()
+    pub fn stream_of(&mut self, proxy_id: u64) -> Option<&mut StreamSender> {
+        self.requests.get_mut(&proxy_id)?.stream.as_mut()
+    }
+
+    /// The stream of a request in flight, by stream number (for resumption).
+    pub fn stream_with_id(&mut self, stream_id: u64) -> Option<&mut StreamSender> {
+        self.requests
+            .values_mut()
+            .filter_map(|request| request.stream.as_mut())
+            .find(|stream| stream.id == stream_id)
     }
 
     /// Number of requests in flight.
@@ -288,13 +301,14 @@ mod tests {
     #[test]
     fn sole_and_newest_follow_the_table() {
         let mut table = ClientRequests::default();
-        let (stream, _rx) = StreamSender::channel(1, 4);
-        let a = table.begin(&mut request("\"a\"", None), stream.clone());
+        let (stream_a, _rx_a) = StreamSender::channel(1, 4);
+        let (stream_b, rx_b) = StreamSender::channel(2, 4);
+        let a = table.begin(&mut request("\"a\"", None), stream_a);
         assert_eq!(table.sole(), Some(a));
-        let b = table.begin(&mut request("\"b\"", None), stream);
+        let b = table.begin(&mut request("\"b\"", None), stream_b);
         assert_eq!(table.sole(), None);
         assert_eq!(table.newest_attached(), Some(b));
-        table.get_mut(b).unwrap().stream = None;
+        drop(rx_b);
         assert_eq!(table.newest_attached(), Some(a));
         assert_eq!(table.proxy_id_of(&json!("b")), Some(b));
     }

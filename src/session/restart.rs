@@ -197,13 +197,13 @@ impl SessionState {
         }
         if self.restart.queue.len() >= self.config.restart_queue_limit {
             tracing::warn!(parent: &self.span, limit = self.config.restart_queue_limit, "too many requests waiting for the restarting MCP server; refusing one");
-            if let Some(stream) = stream {
+            if let Some(mut stream) = stream {
                 self.metrics
                     .request_failed(method_label(frame.method()), FailReason::Limit);
                 let message = "the MCP server is restarting and too many requests are waiting";
                 reject(
                     &frame,
-                    &stream,
+                    &mut stream,
                     SERVER_ERROR,
                     message,
                     None,
@@ -254,12 +254,12 @@ impl SessionState {
             let Some(item) = self.restart.queue.pop_front() else {
                 break;
             };
-            if let Some(stream) = item.stream {
+            if let Some(mut stream) = item.stream {
                 self.metrics
                     .request_failed(method_label(item.frame.method()), FailReason::SessionClosed);
                 reject(
                     &item.frame,
-                    &stream,
+                    &mut stream,
                     SERVER_ERROR,
                     message,
                     None,
