@@ -108,6 +108,11 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// Threads serving HTTP and the session actors. One is enough for tens of thousands of
+    /// calls a second and avoids cross-thread wake-ups; raise it on busy many-core hosts.
+    #[arg(long, env = "HYPER_MCP_PROXY_WORKER_THREADS", default_value_t = 1)]
+    pub worker_threads: usize,
+
     /// Most child restarts allowed within --restart-window; beyond it the session ends.
     #[arg(long, env = "HYPER_MCP_PROXY_MAX_RESTARTS", default_value_t = 5)]
     pub max_restarts: u32,
@@ -258,6 +263,9 @@ impl Cli {
         }
         if self.max_inflight == 0 {
             return Err(ConfigError::Zero("--max-inflight"));
+        }
+        if self.worker_threads == 0 {
+            return Err(ConfigError::Zero("--worker-threads"));
         }
         let command = match self.command.split_first() {
             Some((program, args)) => CommandSpec {

@@ -42,6 +42,9 @@ impl FrameError {
     }
 }
 
+/// Buffer reserved for messages the proxy builds itself.
+const SMALL_MESSAGE: usize = 128;
+
 /// JSON-RPC "Parse error" (the code from rmcp's model).
 pub const PARSE_ERROR: i64 = ErrorCode::PARSE_ERROR.0 as i64;
 /// JSON-RPC "Invalid Request".
@@ -52,12 +55,22 @@ pub const INTERNAL_ERROR: i64 = ErrorCode::INTERNAL_ERROR.0 as i64;
 pub const SERVER_ERROR: i64 = -32000;
 
 /// One JSON-RPC message as an ordered JSON object.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Frame {
     /// The whole message; only `id` is ever replaced.
     map: Map<String, Value>,
     /// Cached classification, so routing never re-inspects the map.
     kind: FrameKind,
+    /// Size of the message when it was parsed: serialization reserves this much up front, so
+    /// a large message is written without repeated reallocation.
+    size_hint: usize,
+}
+
+impl PartialEq for Frame {
+    /// Two frames are equal when they carry the same message.
+    fn eq(&self, other: &Frame) -> bool {
+        self.map == other.map
+    }
 }
 
 impl Frame {
@@ -66,7 +79,10 @@ impl Frame {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|err| FrameError::Parse(err.to_string()))?;
         match value {
-            Value::Object(map) => Frame::from_map(map),
+            Value::Object(map) => Frame::from_map(map).map(|mut frame| {
+                frame.size_hint = bytes.len();
+                frame
+            }),
             Value::Array(_) => Err(FrameError::Invalid(
                 "JSON-RPC batches are not supported (removed in MCP 2025-06-18)",
             )),
@@ -99,7 +115,11 @@ impl Frame {
                 ));
             }
         };
-        Ok(Frame { map, kind })
+        Ok(Frame {
+            map,
+            kind,
+            size_hint: SMALL_MESSAGE,
+        })
     }
 
     /// Builds an error response, as the proxy itself answers when it must.
@@ -117,6 +137,7 @@ impl Frame {
         Frame {
             map,
             kind: FrameKind::Error,
+            size_hint: SMALL_MESSAGE,
         }
     }
 
@@ -132,6 +153,7 @@ impl Frame {
         Frame {
             map,
             kind: FrameKind::Request,
+            size_hint: SMALL_MESSAGE,
         }
     }
 
@@ -146,6 +168,7 @@ impl Frame {
         Frame {
             map,
             kind: FrameKind::Notification,
+            size_hint: SMALL_MESSAGE,
         }
     }
 
@@ -194,24 +217,28 @@ impl Frame {
         self.params()?.get("_meta")?.get("progressToken")
     }
 
-    /// Serializes the frame once; the same bytes serve JSON bodies, SSE events and stdin lines.
+    /// Serializes the frame once; the same bytes serve JSON bodies and SSE events.
     pub fn to_bytes(&self) -> Bytes {
-        // Serializing a `Map` of `Value`s cannot fail: keys are strings and there is no
-        // user-defined `Serialize` impl in the tree.
-        let mut out = serde_json::to_vec(&self.map).unwrap_or_default();
-        out.shrink_to_fit();
-        Bytes::from(out)
+        Bytes::from(self.serialize(false))
     }
 
     /// Serializes the frame followed by `\n`, the framing of the stdio transport.
     pub fn to_line(&self) -> Bytes {
-        let mut out = Vec::with_capacity(128);
-        // See `to_bytes` for why this cannot fail.
+        Bytes::from(self.serialize(true))
+    }
+
+    fn serialize(&self, newline: bool) -> Vec<u8> {
+        // Room for the message as parsed plus a rewritten id and the newline.
+        let mut out = Vec::with_capacity(self.size_hint + 32);
+        // Serializing a `Map` of `Value`s cannot fail: keys are strings and there is no
+        // user-defined `Serialize` impl in the tree.
         if serde_json::to_writer(&mut out, &self.map).is_err() {
             out.clear();
         }
-        out.push(b'\n');
-        Bytes::from(out)
+        if newline {
+            out.push(b'\n');
+        }
+        out
     }
 }
 

@@ -23,10 +23,12 @@ pub struct LineReader<R> {
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
-    /// Wraps `source`, keeping lines of at most `max_line` bytes.
-    pub fn new(source: R, max_line: usize) -> LineReader<R> {
+    /// Wraps `source`, keeping lines of at most `max_line` bytes, reading `buffer` bytes at a
+    /// time (the buffer is allocated per child, so it stays small; long lines are assembled in
+    /// `line` anyway).
+    pub fn new(source: R, max_line: usize, buffer: usize) -> LineReader<R> {
         LineReader {
-            inner: BufReader::with_capacity(64 * 1024, source),
+            inner: BufReader::with_capacity(buffer, source),
             max_line,
             line: Vec::new(),
         }
@@ -51,7 +53,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 }
                 break;
             }
-            let (chunk, consumed, done) = match available.iter().position(|&b| b == b'\n') {
+            let (chunk, consumed, done) = match memchr::memchr(b'\n', available) {
                 Some(end) => (&available[..end], end + 1, true),
                 None => (available, available.len(), false),
             };
@@ -81,7 +83,7 @@ mod tests {
     use super::*;
 
     async fn lines(input: &[u8], max: usize) -> Vec<Result<String, usize>> {
-        let mut reader = LineReader::new(input, max);
+        let mut reader = LineReader::new(input, max, 16);
         let mut out = Vec::new();
         while let Some(line) = reader.next_line().await.unwrap() {
             out.push(match line {

@@ -14,8 +14,10 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
     let addr = std::net::SocketAddr::new(cli.host, cli.port);
+    let worker_threads = cli.worker_threads;
     let config = cli.into_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(worker_threads)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
