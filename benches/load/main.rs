@@ -1,0 +1,138 @@
+//! End-to-end load benchmark of the real `hyper-mcp-proxy` binary.
+//!
+//! Run all scenarios: `cargo bench --bench load`
+//! Run some:          `cargo bench --bench load -- calls single`
+//! Other backend:     `cargo bench --bench load -- --backend=demo`
+//!
+//! Each scenario starts a fresh proxy on 127.0.0.1:0 (the bench profile builds it in release
+//! mode) and drives it over loopback with a keep-alive HTTP/1.1 connection pool speaking
+//! Streamable HTTP MCP: `initialize`, `notifications/initialized`, then `tools/call` of `echo`,
+//! reading both `application/json` and `text/event-stream` answers.
+//!
+//! Backends (`--backend=`):
+//! - `echo` (default): this bench executable re-run as a minimal stdio MCP server
+//!   (`initialize`, `ping`, `tools/list`, `tools/call` of `echo` and `big`): one blocking loop,
+//!   the echoed text is copied verbatim, so nearly all the measured work is the proxy's.
+//! - `demo`: `hyper-mcp-proxy demo-server --no-record`.
+//!
+//! Output: exactly one line per scenario on stdout, `<scenario>: key=value ...`; diagnostics
+//! go to stderr. The process exits non-zero if any scenario saw an error.
+//!
+//! Scenarios:
+//! - `calls`:   10 sessions x 10 concurrent callers x 500 calls (after a warm-up): requests/s,
+//!   p50/p99 latency and the proxy's own CPU time per call (utime+stime of the proxy process
+//!   from /proc/<pid>/stat, children excluded).
+//! - `single`:  one caller, one session, sequential calls: p50/p99 round trip.
+//! - `setup`:   100 sessions opened 10 at a time: initialize p50/p99 (child spawn included),
+//!   sessions/s; then DELETE of all of them.
+//! - `churn`:   calls on 5 open sessions while >= 20 new sessions are opening against a
+//!   backend that takes 300 ms to start; latency of the calls made meanwhile.
+//! - `memory`:  proxy RSS idle after start and with 100 idle sessions (`kib_per_session`),
+//!   then 3 more open/close rounds of 100 sessions on the same proxy (`rounds_kib`):
+//!   `kib_per_session_after_churn` is the resident cost once freed memory gets reused.
+//! - `payload`: a 10 MiB `echo` and a 10 MiB `big` result, round-trip time.
+//!
+//! The proxy runs with its default flags and log filter; `TOKIO_WORKER_THREADS` and the
+//! proxy's `HYPER_MCP_PROXY_*` variables pass through to it. Profiling knobs:
+//! - `HYPER_MCP_BENCH_WRAP="valgrind --tool=callgrind"` (or `heaptrack -o FILE`) runs the
+//!   proxy under that command; /proc figures then follow the wrapped proxy process.
+//! - `HYPER_MCP_BENCH_CALLS_EACH=N` shortens `calls` (N per caller) and `single` (N calls).
+//!
+//! This file owns the command line and the running of the selected scenarios; the modules
+//! below own the rest.
+
+mod backend;
+mod bounded;
+mod echo_backend;
+mod mcp_client;
+mod procfs;
+mod proxy;
+mod scenarios;
+mod stats;
+
+use std::process::ExitCode;
+
+use backend::Backend;
+use echo_backend::ECHO_BACKEND_ARG;
+use scenarios::payload::scenario_payload;
+use scenarios::sessions::{scenario_churn, scenario_memory, scenario_setup};
+use scenarios::throughput::{scenario_calls, scenario_single};
+
+/// Every scenario's names, in the order they run.
+const SCENARIOS: [&str; 6] = ["calls", "single", "setup", "churn", "memory", "payload"];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(ECHO_BACKEND_ARG) {
+        return echo_backend::run(&args[1..]);
+    }
+    if args.iter().any(|arg| arg == "--list") {
+        // A test runner asking for tests: this bench has none.
+        return ExitCode::SUCCESS;
+    }
+    let mut backend = Backend::Echo;
+    let mut selected = Vec::new();
+    for arg in &args {
+        if let Some(name) = arg.strip_prefix("--backend=") {
+            match name.parse() {
+                Ok(parsed) => backend = parsed,
+                Err(()) => {
+                    eprintln!("load: unknown backend {name:?} (use echo or demo)");
+                    return ExitCode::FAILURE;
+                }
+            }
+        } else if !arg.starts_with('-') {
+            if !SCENARIOS.contains(&arg.as_str()) {
+                eprintln!(
+                    "load: unknown scenario {arg:?}; known: {}",
+                    SCENARIOS.join(" ")
+                );
+                return ExitCode::FAILURE;
+            }
+            selected.push(arg.clone());
+        }
+    }
+    if selected.is_empty() && !args.iter().any(|arg| arg == "--bench") {
+        // `cargo test --benches` runs bench targets without `--bench`: stay quick there.
+        println!("load: not run (pass --bench, as `cargo bench` does, or a scenario name)");
+        return ExitCode::SUCCESS;
+    }
+    if selected.is_empty() {
+        selected = SCENARIOS.iter().map(|name| name.to_string()).collect();
+    }
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        eprintln!("load: machine load average before the run: {}", load.trim());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let mut failed = false;
+    for name in &selected {
+        let outcome = runtime.block_on(async {
+            match name.as_str() {
+                "calls" => scenario_calls(backend).await,
+                "single" => scenario_single(backend).await,
+                "setup" => scenario_setup(backend).await,
+                "churn" => scenario_churn(backend).await,
+                "memory" => scenario_memory(backend).await,
+                "payload" => scenario_payload(backend).await,
+                _ => unreachable!("checked above"),
+            }
+        });
+        match outcome {
+            Ok(errors) => failed |= errors > 0,
+            Err(err) => {
+                println!("{name}: errors=1 failed={err:?}");
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        eprintln!("load: some scenario had errors");
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,90 @@
+//! Readings from /proc: CPU ticks, resident memory and the process table.
+
+use crate::proxy::PROXY_BIN;
+
+/// CPU clock ticks (utime + stime) of the proxy, of its children, and of this process.
+pub struct Cpu {
+    pub proxy: u64,
+    pub children: u64,
+    pub loader: u64,
+}
+
+impl Cpu {
+    pub fn sample(proxy: u32, children: &[u32]) -> Cpu {
+        Cpu {
+            proxy: cpu_ticks(proxy).unwrap_or(0),
+            children: children.iter().filter_map(|pid| cpu_ticks(*pid)).sum(),
+            loader: cpu_ticks(std::process::id()).unwrap_or(0),
+        }
+    }
+}
+
+/// utime + stime (fields 14 and 15 of /proc/<pid>/stat) of the process itself, every
+/// thread included, its children excluded; in clock ticks.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(14 - 3)?.parse().ok()?;
+    let stime: u64 = fields.get(15 - 3)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// Clock ticks to microseconds.
+pub fn ticks_to_us(ticks: u64) -> f64 {
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
+    ticks as f64 * 1e6 / per_second as f64
+}
+
+/// VmRSS of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|err| format!("/proc/{pid}/status: {err}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .ok_or_else(|| format!("no VmRSS for {pid}"))
+}
+
+/// The process running the proxy binary in the process tree below `root` (itself included).
+pub fn proxy_pid_below(root: u32) -> u32 {
+    let table = processes();
+    let mut queue = vec![root];
+    while let Some(pid) = queue.pop() {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+        if exe.is_some_and(|exe| exe == std::path::Path::new(PROXY_BIN)) {
+            return pid;
+        }
+        queue.extend(table.iter().filter(|p| p.ppid == pid).map(|p| p.pid));
+    }
+    root
+}
+
+pub struct ProcessRow {
+    pub pid: u32,
+    pub ppid: u32,
+    pub state: char,
+}
+
+/// The process table, from /proc.
+pub fn processes() -> Vec<ProcessRow> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let (_, rest) = stat.rsplit_once(')')?;
+            let mut fields = rest.split_whitespace();
+            let state = fields.next()?.chars().next()?;
+            let ppid = fields.next()?.parse().ok()?;
+            Some(ProcessRow { pid, ppid, state })
+        })
+        .collect()
+}
