@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 /// Events kept per stream for replay.
 const RING_EVENTS: usize = 32;
 /// Payload bytes kept per stream for replay (the newest event is always kept).
-const RING_BYTES: usize = 16 * 1024 * 1024;
+const RING_BYTES: usize = 1024 * 1024;
 
 /// An SSE event id: `"{stream}/{seq}"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,6 +171,16 @@ impl StreamSender {
         }
         self.tx = Some(tx);
         finished
+    }
+
+    /// Lets go of the client's channel (the stream is only kept for a resume now).
+    pub fn detach(&mut self) {
+        self.tx = None;
+    }
+
+    /// Payload bytes kept for replay.
+    pub fn kept_bytes(&self) -> usize {
+        self.ring_bytes
     }
 
     /// Whether a client is attached and reading.

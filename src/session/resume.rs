@@ -14,27 +14,38 @@ use crate::stream::{EventId, StreamEvent, StreamSender};
 const RESUME_TTL: Duration = Duration::from_secs(60);
 /// How many such streams a session keeps.
 const RESUME_CAPACITY: usize = 64;
+/// How many payload bytes those streams may hold in all, per session (a client making many
+/// large calls must not pin their answers in memory).
+const RESUME_BYTES: usize = 32 * 1024 * 1024;
 
 /// Streams kept for resumption after their request was answered (or their standalone stream
 /// was replaced or detached), oldest first.
 #[derive(Debug, Default)]
 pub(super) struct ResumableStreams {
+    /// The kept streams with when they were kept.
     kept: VecDeque<(StreamSender, Instant)>,
+    /// Payload bytes held by `kept`.
+    bytes: usize,
 }
 
 impl ResumableStreams {
     /// Keeps `stream` for a possible resume.
-    pub(super) fn keep(&mut self, stream: StreamSender) {
-        if self.kept.len() == RESUME_CAPACITY {
-            self.kept.pop_front();
-        }
+    pub(super) fn keep(&mut self, mut stream: StreamSender) {
+        // Its client is gone or done: the channel is released, only the replay ring stays.
+        stream.detach();
+        self.bytes += stream.kept_bytes();
         self.kept.push_back((stream, Instant::now()));
+        while self.kept.len() > RESUME_CAPACITY || self.bytes > RESUME_BYTES {
+            self.forget_oldest();
+        }
     }
 
     /// Takes the kept stream with this id.
     fn take(&mut self, id: u64) -> Option<StreamSender> {
         let position = self.kept.iter().position(|(stream, _)| stream.id == id)?;
-        self.kept.remove(position).map(|(stream, _)| stream)
+        let (stream, _) = self.kept.remove(position)?;
+        self.bytes -= stream.kept_bytes();
+        Some(stream)
     }
 
     /// Forgets streams kept longer than the resume window.
@@ -43,7 +54,13 @@ impl ResumableStreams {
             if since.elapsed() < RESUME_TTL {
                 break;
             }
-            self.kept.pop_front();
+            self.forget_oldest();
+        }
+    }
+
+    fn forget_oldest(&mut self) {
+        if let Some((stream, _)) = self.kept.pop_front() {
+            self.bytes -= stream.kept_bytes();
         }
     }
 
@@ -90,5 +107,49 @@ impl SessionState {
             return Ok(());
         }
         Err(tx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::StreamEnd;
+    use bytes::Bytes;
+
+    fn stream_with(id: u64, bytes: usize) -> StreamSender {
+        let (mut stream, _rx) = StreamSender::channel(id, 4);
+        stream.keep_for_resume(Bytes::from(vec![b'x'; bytes]), StreamEnd::Result);
+        stream
+    }
+
+    #[test]
+    fn kept_streams_are_bounded_in_number_and_bytes() {
+        let mut kept = ResumableStreams::default();
+        for id in 0..100 {
+            kept.keep(stream_with(id, 10));
+        }
+        assert_eq!(kept.kept.len(), RESUME_CAPACITY);
+        assert!(kept.take(0).is_none());
+        assert!(kept.take(99).is_some());
+        let mut kept = ResumableStreams::default();
+        for id in 0..5 {
+            kept.keep(stream_with(id, 10 * 1024 * 1024));
+        }
+        assert_eq!(kept.kept.len(), 3);
+        assert_eq!(kept.bytes, 30 * 1024 * 1024);
+        assert!(kept.take(1).is_none());
+        assert!(kept.take(4).is_some());
+        assert_eq!(kept.bytes, 20 * 1024 * 1024);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn kept_streams_expire() {
+        let mut kept = ResumableStreams::default();
+        kept.keep(stream_with(1, 10));
+        tokio::time::advance(RESUME_TTL).await;
+        kept.keep(stream_with(2, 10));
+        kept.expire();
+        assert_eq!(kept.kept.len(), 1);
+        assert_eq!(kept.bytes, 10);
     }
 }
