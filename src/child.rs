@@ -21,6 +21,7 @@ use crate::frame::Frame;
 use crate::index::SessionId;
 use crate::line_reader::{Line, LineReader};
 use crate::mailbox::{MailboxBound, MailboxPermit};
+use crate::metrics::{Limit, ProxyMetrics};
 use crate::process::{ChildPipes, ExitReport, ManagedProcess};
 use crate::session::SessionMsg;
 
@@ -52,6 +53,8 @@ pub struct ChildArgs {
     pub session: ActorRef<SessionMsg>,
     /// The session's mailbox bound: the pump waits for room, pushing back on the child.
     pub inbox: MailboxBound,
+    /// Where dropped over-long lines are counted.
+    pub metrics: Arc<ProxyMetrics>,
     /// Restart generation, so the session can drop messages of a child it replaced.
     pub generation: u64,
     /// Longest stdout line accepted.
@@ -109,6 +112,7 @@ impl Actor for ChildProcess {
             args.max_message_bytes,
             args.session,
             args.inbox,
+            args.metrics,
             args.generation,
             myself.clone(),
             span.clone(),
@@ -191,6 +195,7 @@ async fn pump_stdout(
     max_line: usize,
     session: ActorRef<SessionMsg>,
     inbox: MailboxBound,
+    metrics: Arc<ProxyMetrics>,
     generation: u64,
     child: ActorRef<ChildMsg>,
     span: Span,
@@ -224,12 +229,15 @@ async fn pump_stdout(
                     ),
                 }
             }
-            Ok(Some(Line::TooLong(len))) => tracing::error!(
-                parent: &span,
-                bytes = len,
-                limit = max_line,
-                "the MCP server wrote a message larger than --max-message-bytes; dropped (raise the limit if such messages are expected)"
-            ),
+            Ok(Some(Line::TooLong(len))) => {
+                metrics.limit_hit(Limit::MaxMessageBytes);
+                tracing::error!(
+                    parent: &span,
+                    bytes = len,
+                    limit = max_line,
+                    "the MCP server wrote a message larger than --max-message-bytes; dropped (raise the limit if such messages are expected)"
+                )
+            }
             Ok(None) => break,
             Err(err) => {
                 tracing::warn!(parent: &span, error = %err, "cannot read the MCP server's stdout");

@@ -28,7 +28,7 @@ use crate::config::Config;
 use crate::frame::{Frame, FrameKind, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR};
 use crate::index::{SessionEntry, SessionId, SessionIndex};
 use crate::mailbox::MailboxPermit;
-use crate::metrics::ProxyMetrics;
+use crate::metrics::{Limit, ProxyMetrics};
 use crate::router::{OpenError, RouterMsg};
 use crate::session::SessionMsg;
 use crate::sse::sse_body;
@@ -122,6 +122,7 @@ async fn post_message(
     let body = match body {
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            state.0.metrics.limit_hit(Limit::MaxBodyBytes);
             let limit = state.0.config.max_body_bytes;
             return rpc_error(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -170,6 +171,7 @@ async fn post_message(
                 return session_not_found();
             };
             let Some(permit) = entry.inbox.try_reserve() else {
+                state.0.metrics.limit_hit(Limit::Mailbox);
                 return session_busy();
             };
             if frame.kind() == FrameKind::Request {
@@ -332,7 +334,10 @@ impl HttpState {
                     self.forward_request(entry.actor, frame, permit, Some(id))
                         .await
                 }
-                None => session_busy(),
+                None => {
+                    self.0.metrics.limit_hit(Limit::Mailbox);
+                    session_busy()
+                }
             },
             Ok(Err(err @ OpenError::Full(_))) => with_retry_after(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -92,6 +92,35 @@ impl FailReason {
     }
 }
 
+/// A limit that refused work, as the `limit` label of `limit_hits_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `--max-sessions`: an initialize got 503.
+    MaxSessions = 0,
+    /// `--max-inflight`: a request got 429.
+    MaxInflight = 1,
+    /// A session's mailbox was full: a message got 429.
+    Mailbox = 2,
+    /// `--max-body-bytes`: a body got 413.
+    MaxBodyBytes = 3,
+    /// `--max-message-bytes`: a child's stdout line was dropped.
+    MaxMessageBytes = 4,
+    /// A child's stdin queue was full: a message was refused.
+    StdinQueue = 5,
+    /// Too many requests waiting for a restarting child.
+    RestartQueue = 6,
+}
+
+const LIMITS: [&str; 7] = [
+    "max_sessions",
+    "max_inflight",
+    "mailbox",
+    "max_body_bytes",
+    "max_message_bytes",
+    "stdin_queue",
+    "restart_queue",
+];
+
 /// Which way a message travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -145,6 +174,8 @@ pub struct ProxyMetrics {
     bytes: [Counter; 2],
     /// `sse_streams{kind}`: request, standalone.
     sse_streams: [Gauge; 2],
+    /// `limit_hits_total{limit}`, indexed like [`Limit`].
+    limit_hits: [Counter; 7],
 }
 
 impl ProxyMetrics {
@@ -275,7 +306,17 @@ impl ProxyMetrics {
         let sse_streams = ["request", "standalone"]
             .map(|kind| streams_family.get_or_create(&vec![("kind", kind)]).clone());
 
+        let limits_family = Family::<Labels, Counter>::default();
+        ours.register(
+            "limit_hits",
+            "Work refused or dropped because a limit was reached, by limit",
+            limits_family.clone(),
+        );
+        let limit_hits =
+            LIMITS.map(|limit| limits_family.get_or_create(&vec![("limit", limit)]).clone());
+
         ProxyMetrics {
+            limit_hits,
             registry,
             sessions_opened,
             sessions_closed,
@@ -341,6 +382,11 @@ impl ProxyMetrics {
     pub fn message(&self, direction: Direction, kind: FrameKind, len: usize) {
         self.messages[direction as usize][kind_index(kind)].inc();
         self.bytes[direction as usize].inc_by(len as u64);
+    }
+
+    /// A limit refused or dropped something.
+    pub fn limit_hit(&self, limit: Limit) {
+        self.limit_hits[limit as usize].inc();
     }
 
     /// The gauge of open SSE streams of a kind (`standalone` or not).

@@ -14,7 +14,7 @@ use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, Supervi
 use crate::config::SessionConfig;
 use crate::index::{SessionEntry, SessionId, SessionIndex, SessionStats};
 use crate::mailbox::MailboxBound;
-use crate::metrics::ProxyMetrics;
+use crate::metrics::{Limit, ProxyMetrics};
 use crate::session::{SessionArgs, SessionMsg, SessionSupervisor};
 
 // ============================ SessionRouter actor ============================
@@ -217,6 +217,7 @@ impl RouterState {
                 max_sessions = self.max_sessions,
                 "initialize refused: --max-sessions reached"
             );
+            self.metrics.limit_hit(Limit::MaxSessions);
             return Err(OpenError::Full(self.max_sessions));
         }
         let id = SessionId::mint().map_err(|err| OpenError::Random(err.to_string()))?;

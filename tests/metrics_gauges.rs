@@ -1,6 +1,7 @@
 //! The gauges on `/metrics` follow live state: sessions by state (every documented state, and
 //! the sessions opened), SSE streams by kind, requests in flight, and the `process_*` family,
 //! which describes the proxy process itself.
+//! Also: every refusal by a limit is counted in `limit_hits_total` under that limit.
 
 mod common;
 
@@ -168,4 +169,37 @@ async fn process_metrics_describe_the_proxy_process() {
         (start - expected).abs() < 0.02,
         "start {start}, /proc says {expected}"
     );
+}
+
+#[tokio::test]
+async fn each_limit_hit_is_counted_by_limit() {
+    let proxy = Proxy::start(&["--max-sessions", "1", "--max-body-bytes", "1000"], &[]);
+    let limit_hits = "hyper_mcp_proxy_limit_hits_total";
+    let before = common::scrape(&proxy.addr).await;
+    for limit in [
+        "max_sessions",
+        "max_inflight",
+        "mailbox",
+        "max_body_bytes",
+        "max_message_bytes",
+        "stdin_queue",
+        "restart_queue",
+    ] {
+        assert_eq!(before.get(limit_hits, &[("limit", limit)]), 0.0, "{limit}");
+    }
+
+    let client = session(&proxy).await;
+    let refused = proxy
+        .client()
+        .post(&json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": common::init_params()}))
+        .await;
+    assert_eq!(refused.status, 503);
+    let too_big = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": "x".repeat(2000)}}});
+    assert_eq!(client.post(&too_big).await.status, 413);
+
+    let after = common::scrape(&proxy.addr).await;
+    assert_eq!(after.get(limit_hits, &[("limit", "max_sessions")]), 1.0);
+    assert_eq!(after.get(limit_hits, &[("limit", "max_body_bytes")]), 1.0);
+    assert_eq!(after.get(limit_hits, &[("limit", "max_inflight")]), 0.0);
 }

@@ -11,7 +11,7 @@ use super::{CurrentChild, Phase, SessionMsg, SessionState};
 use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail};
 use crate::frame::{Frame, SERVER_ERROR};
 use crate::mailbox::MailboxBound;
-use crate::metrics::{Direction, FailReason};
+use crate::metrics::{Direction, FailReason, Limit};
 use crate::process::{ExitReport, ManagedProcess};
 
 impl SessionState {
@@ -32,6 +32,7 @@ impl SessionState {
             pipes,
             session: myself.clone(),
             inbox: self.inbox.clone(),
+            metrics: self.metrics.clone(),
             generation: self.generation,
             max_message_bytes: self.config.max_message_bytes,
             kill_grace: self.config.kill_grace,
@@ -116,6 +117,7 @@ impl SessionState {
         };
         let Some(permit) = child.stdin.try_reserve() else {
             tracing::warn!(parent: &self.span, pid = child.pid, queued = child.stdin.depth(), "the MCP server is not reading its stdin; message refused");
+            self.metrics.limit_hit(Limit::StdinQueue);
             return false;
         };
         let line = frame.to_line();

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::inflight::proxy_number;
 use super::{Phase, SessionMsg, SessionState};
 use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
-use crate::metrics::{FailReason, method_label};
+use crate::metrics::{FailReason, Limit, method_label};
 use crate::stream::{EventId, StreamEnd, StreamEvent, StreamSender};
 use tokio::sync::mpsc;
 
@@ -69,6 +69,7 @@ impl SessionState {
             );
         } else if self.requests.len() + self.held() >= self.config.max_inflight {
             tracing::warn!(parent: &self.span, limit = self.config.max_inflight, "request refused: too many requests in flight for this session (--max-inflight)");
+            self.metrics.limit_hit(Limit::MaxInflight);
             let message = format!(
                 "too many requests in flight for this session (--max-inflight {})",
                 self.config.max_inflight

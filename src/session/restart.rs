@@ -14,7 +14,7 @@ use super::handshake::negotiated_version;
 use super::{Phase, SessionMsg, SessionState};
 use crate::backoff::{RestartDecision, random_jitter};
 use crate::frame::{Frame, FrameKind, IdKey, SERVER_ERROR};
-use crate::metrics::{FailReason, method_label};
+use crate::metrics::{FailReason, Limit, method_label};
 use crate::process::{ExitReport, kill_group};
 use crate::stream::{StreamEnd, StreamSender};
 
@@ -197,6 +197,7 @@ impl SessionState {
         }
         if self.restart.queue.len() >= self.config.restart_queue_limit {
             tracing::warn!(parent: &self.span, limit = self.config.restart_queue_limit, "too many requests waiting for the restarting MCP server; refusing one");
+            self.metrics.limit_hit(Limit::RestartQueue);
             if let Some(mut stream) = stream {
                 self.metrics
                     .request_failed(method_label(frame.method()), FailReason::Limit);
