@@ -109,13 +109,15 @@ impl Actor for ChildProcess {
         } = args.pipes;
         let stdout_pump = tokio::spawn(pump_stdout(
             stdout,
-            args.max_message_bytes,
-            args.session,
-            args.inbox,
-            args.metrics,
-            args.generation,
-            myself.clone(),
-            span.clone(),
+            StdoutRoute {
+                max_line: args.max_message_bytes,
+                session: args.session,
+                inbox: args.inbox,
+                metrics: args.metrics,
+                generation: args.generation,
+                child: myself.clone(),
+                span: span.clone(),
+            },
         ));
         let stderr_pump = tokio::spawn(pump_stderr(stderr, span.clone(), args.stderr_tail));
         let mut exit = args.process.exit_watch();
@@ -189,17 +191,35 @@ impl Actor for ChildProcess {
     }
 }
 
-/// Reads frames from the child's stdout and casts them to the session.
-async fn pump_stdout(
-    stdout: ChildStdout,
+/// Where the stdout pump sends what it reads, and how.
+struct StdoutRoute {
+    /// Longest line accepted.
     max_line: usize,
+    /// The session that gets the frames.
     session: ActorRef<SessionMsg>,
+    /// The session's mailbox bound: the pump waits for room, pushing back on the child.
     inbox: MailboxBound,
+    /// Where dropped over-long lines are counted.
     metrics: Arc<ProxyMetrics>,
+    /// Tag of every frame, so the session drops frames of a replaced child.
     generation: u64,
+    /// This child's actor, told when stdout closes.
     child: ActorRef<ChildMsg>,
+    /// The child's span.
     span: Span,
-) {
+}
+
+/// Reads frames from the child's stdout and casts them to the session.
+async fn pump_stdout(stdout: ChildStdout, route: StdoutRoute) {
+    let StdoutRoute {
+        max_line,
+        session,
+        inbox,
+        metrics,
+        generation,
+        child,
+        span,
+    } = route;
     let mut reader = LineReader::new(stdout, max_line, STDOUT_BUFFER);
     loop {
         match reader.next_line().await {
