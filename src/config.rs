@@ -3,7 +3,6 @@
 //! Flag names, defaults and environment variables here are the product's public interface and
 //! are documented in README.md; change them only together.
 
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,14 +20,14 @@ use crate::backoff::RestartPolicy;
     after_help = "With no COMMAND, the built-in demo MCP server is spawned for each session."
 )]
 pub struct Cli {
-    /// Address to bind the HTTP listener to.
+    /// Address to bind the HTTP listener to: an IP address or a host name (e.g. localhost).
     #[arg(
         short = 'H',
         long,
         env = "HYPER_MCP_PROXY_HOST",
         default_value = "127.0.0.1"
     )]
-    pub host: IpAddr,
+    pub host: String,
 
     /// Port to bind to (0 picks a free port; the startup log line says which).
     #[arg(
@@ -350,7 +349,7 @@ mod tests {
     #[test]
     fn defaults_match_the_reference_cli() {
         let cli = Cli::try_parse_from(["hyper-mcp-proxy"]).unwrap();
-        assert_eq!(cli.host.to_string(), "127.0.0.1");
+        assert_eq!(cli.host, "127.0.0.1");
         assert_eq!(cli.port, 8080);
         assert_eq!(cli.endpoint, "/mcp");
         assert_eq!(cli.max_body_bytes, 67_108_864);
@@ -410,6 +409,12 @@ mod tests {
         assert_eq!(config.session.kill_grace, Duration::from_secs(2));
         assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
         assert_eq!(config.session.request_timeout, None);
+    }
+
+    #[test]
+    fn host_may_be_a_name() {
+        let cli = Cli::try_parse_from(["hyper-mcp-proxy", "-H", "localhost"]).unwrap();
+        assert_eq!(cli.host, "localhost");
     }
 
     #[test]

@@ -13,7 +13,7 @@ fn main() -> anyhow::Result<()> {
     }
     let cli = Cli::parse();
     init_tracing(cli.log_format);
-    let addr = std::net::SocketAddr::new(cli.host, cli.port);
+    let (host, port) = (cli.host.clone(), cli.port);
     let worker_threads = cli.worker_threads;
     let config = cli.into_config()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -22,9 +22,10 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
+        // A host name resolves here; the first address it resolves to is bound.
+        let listener = tokio::net::TcpListener::bind((host.as_str(), port))
             .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+            .with_context(|| format!("cannot listen on {host}:{port} (check --host and --port)"))?;
         let bound = listener.local_addr()?;
         tracing::info!(
             command = %config.session.command.display(),

@@ -192,3 +192,11 @@ async fn child_crash_fails_every_request_in_flight() {
     assert_eq!(message["id"], "slow");
     assert_eq!(message["error"]["code"], json!(SERVER_ERROR), "{message}");
 }
+
+#[tokio::test]
+async fn host_may_be_given_as_a_name() {
+    let proxy = Proxy::start(&["-H", "localhost"], &[]);
+    let mut client = proxy.client();
+    let result = client.initialize().await;
+    assert_eq!(result["serverInfo"]["name"], "hyper-mcp-proxy-demo");
+}
