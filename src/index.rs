@@ -281,14 +281,6 @@ impl SessionIndex {
         self.count.send_replace(self.sessions.len());
         removed
     }
-
-    /// Ids and actors of every live session (router only, for draining).
-    pub(crate) fn snapshot(&self) -> Vec<(SessionId, ActorRef<SessionMsg>)> {
-        self.sessions
-            .iter()
-            .map(|entry| (entry.key().clone(), entry.actor.clone()))
-            .collect()
-    }
 }
 
 #[cfg(test)]

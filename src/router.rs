@@ -140,14 +140,14 @@ impl Actor for SessionRouter {
             },
             RouterMsg::Drain { timeout, reply } => {
                 state.draining = true;
-                let sessions = state.index.snapshot();
+                let sessions = state.index.entries();
                 tracing::info!(
                     sessions = sessions.len(),
                     timeout_s = timeout.as_secs_f64(),
                     "draining: new sessions are refused; sessions end once their requests in flight are answered"
                 );
-                for (_, actor) in &sessions {
-                    let _ = actor.cast(SessionMsg::Drain);
+                for (_, entry) in &sessions {
+                    let _ = entry.actor.cast(SessionMsg::Drain);
                 }
                 let index = state.index.clone();
                 let router = myself.clone();
@@ -168,9 +168,9 @@ impl Actor for SessionRouter {
             }
             RouterMsg::DrainNow => {
                 state.draining = true;
-                for (_, actor) in state.index.snapshot() {
+                for (_, entry) in state.index.entries() {
                     // The session's post_stop stops its child through the graceful path.
-                    actor.stop(Some("shutdown".into()));
+                    entry.actor.stop(Some("shutdown".into()));
                 }
             }
         }

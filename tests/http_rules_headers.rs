@@ -7,23 +7,30 @@ mod common;
 
 use common::http_rules::{assert_echo_works, assert_refused, echo_request, get_headers};
 use common::mcp::{INVALID_REQUEST, initialize_request};
-use common::{Client, Proxy, session};
-use reqwest::header::{HeaderMap, HeaderValue};
+use common::{Answer, Client, Proxy, session};
+use reqwest::header::HeaderValue;
+use serde_json::Value;
 
-/// The default POST headers of `client` with `name` set to `value`.
-fn headers_with(client: &Client, name: &'static str, value: &str) -> HeaderMap {
+/// POSTs `message` with the default headers of `client`, except `name` set to `value`.
+async fn post_with(client: &Client, name: &'static str, value: &str, message: &Value) -> Answer {
     let mut headers = client.headers();
     headers.insert(name, HeaderValue::from_str(value).unwrap());
-    headers
+    client
+        .post_raw(headers, serde_json::to_vec(message).unwrap())
+        .await
 }
 
 #[tokio::test]
 async fn text_plain_content_type_is_415() {
     let proxy = Proxy::demo();
     let client = session(&proxy).await;
-    let headers = headers_with(&client, "content-type", "text/plain");
-    let body = serde_json::to_vec(&echo_request(1, "hi")).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "content-type",
+        "text/plain",
+        &echo_request(1, "hi"),
+    )
+    .await;
     assert_refused(&answer, 415, INVALID_REQUEST);
 }
 
@@ -31,9 +38,13 @@ async fn text_plain_content_type_is_415() {
 async fn post_accepting_only_json_is_406() {
     let proxy = Proxy::demo();
     let client = session(&proxy).await;
-    let headers = headers_with(&client, "accept", "application/json");
-    let body = serde_json::to_vec(&echo_request(1, "hi")).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "accept",
+        "application/json",
+        &echo_request(1, "hi"),
+    )
+    .await;
     assert_refused(&answer, 406, INVALID_REQUEST);
 }
 
@@ -51,9 +62,13 @@ async fn get_accepting_only_json_is_406() {
 async fn unsupported_protocol_version_is_400() {
     let proxy = Proxy::demo();
     let client = session(&proxy).await;
-    let headers = headers_with(&client, "mcp-protocol-version", "1999-01-01");
-    let body = serde_json::to_vec(&echo_request(1, "hi")).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "mcp-protocol-version",
+        "1999-01-01",
+        &echo_request(1, "hi"),
+    )
+    .await;
     assert_refused(&answer, 400, INVALID_REQUEST);
 }
 
@@ -74,15 +89,23 @@ async fn absent_or_supported_protocol_version_is_accepted() {
 async fn foreign_origin_is_403() {
     let proxy = Proxy::demo();
     let client = proxy.client();
-    let headers = headers_with(&client, "origin", "http://evil.example");
-    let body = serde_json::to_vec(&initialize_request()).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "origin",
+        "http://evil.example",
+        &initialize_request(),
+    )
+    .await;
     assert_refused(&answer, 403, INVALID_REQUEST);
 
     let client = session(&proxy).await;
-    let headers = headers_with(&client, "origin", "http://evil.example");
-    let body = serde_json::to_vec(&echo_request(1, "hi")).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "origin",
+        "http://evil.example",
+        &echo_request(1, "hi"),
+    )
+    .await;
     assert_refused(&answer, 403, INVALID_REQUEST);
 }
 
@@ -90,9 +113,13 @@ async fn foreign_origin_is_403() {
 async fn localhost_origin_is_accepted() {
     let proxy = Proxy::demo();
     let client = proxy.client();
-    let headers = headers_with(&client, "origin", "http://localhost:3000");
-    let body = serde_json::to_vec(&initialize_request()).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "origin",
+        "http://localhost:3000",
+        &initialize_request(),
+    )
+    .await;
     assert_eq!(answer.status, 200, "body: {}", answer.body);
     assert_eq!(
         answer.messages[0]["result"]["serverInfo"]["name"],
@@ -105,22 +132,34 @@ async fn localhost_origin_is_accepted() {
 async fn origin_listed_with_allow_origin_is_accepted() {
     let proxy = Proxy::start(&["--allow-origin", "https://app.example.com"], &[]);
     let client = proxy.client();
-    let headers = headers_with(&client, "origin", "https://app.example.com");
-    let body = serde_json::to_vec(&initialize_request()).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "origin",
+        "https://app.example.com",
+        &initialize_request(),
+    )
+    .await;
     assert_eq!(answer.status, 200, "body: {}", answer.body);
     assert!(answer.headers.get("mcp-session-id").is_some());
 
     let client = session(&proxy).await;
-    let headers = headers_with(&client, "origin", "https://app.example.com");
-    let body = serde_json::to_vec(&echo_request(1, "hi")).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "origin",
+        "https://app.example.com",
+        &echo_request(1, "hi"),
+    )
+    .await;
     assert_eq!(answer.status, 200, "body: {}", answer.body);
     assert_eq!(common::tool_text(answer.last()), "hi");
 
-    let headers = headers_with(&client, "origin", "http://evil.example");
-    let body = serde_json::to_vec(&echo_request(2, "hi")).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(
+        &client,
+        "origin",
+        "http://evil.example",
+        &echo_request(2, "hi"),
+    )
+    .await;
     assert_refused(&answer, 403, INVALID_REQUEST);
 }
 
@@ -130,15 +169,11 @@ async fn rebinding_host_is_403_on_loopback() {
     let port = proxy.addr.rsplit(':').next().unwrap().to_string();
     let host = format!("rebind.evil.example:{port}");
     let client = proxy.client();
-    let headers = headers_with(&client, "host", &host);
-    let body = serde_json::to_vec(&initialize_request()).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(&client, "host", &host, &initialize_request()).await;
     assert_refused(&answer, 403, INVALID_REQUEST);
 
     let client = session(&proxy).await;
-    let headers = headers_with(&client, "host", &host);
-    let body = serde_json::to_vec(&echo_request(1, "hi")).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(&client, "host", &host, &echo_request(1, "hi")).await;
     assert_refused(&answer, 403, INVALID_REQUEST);
 }
 
@@ -148,9 +183,7 @@ async fn host_listed_with_allow_host_is_accepted() {
     let port = proxy.addr.rsplit(':').next().unwrap().to_string();
     let host = format!("rebind.evil.example:{port}");
     let client = proxy.client();
-    let headers = headers_with(&client, "host", &host);
-    let body = serde_json::to_vec(&initialize_request()).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(&client, "host", &host, &initialize_request()).await;
     assert_eq!(answer.status, 200, "body: {}", answer.body);
     let session_id = answer.headers["mcp-session-id"]
         .to_str()
@@ -159,9 +192,7 @@ async fn host_listed_with_allow_host_is_accepted() {
 
     let mut client = proxy.client();
     client.session = Some(session_id);
-    let headers = headers_with(&client, "host", &host);
-    let body = serde_json::to_vec(&echo_request(1, "hi")).unwrap();
-    let answer = client.post_raw(headers, body).await;
+    let answer = post_with(&client, "host", &host, &echo_request(1, "hi")).await;
     assert_eq!(answer.status, 200, "body: {}", answer.body);
     assert_eq!(common::tool_text(answer.last()), "hi");
 }
