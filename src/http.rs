@@ -7,7 +7,8 @@ pub mod rules;
 
 pub use responses::rpc_error;
 use responses::{
-    header_str, json_response, session_busy, session_not_found, sse_response, with_retry_after,
+    header_str, invalid_session_header, json_response, session_busy, session_not_found,
+    sse_response, with_retry_after,
 };
 
 use std::net::SocketAddr;
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -26,16 +27,14 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::frame::{Frame, FrameKind, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR};
-use crate::index::{SessionEntry, SessionId, SessionIndex};
+use crate::index::{SessionEntry, SessionIndex};
 use crate::mailbox::MailboxPermit;
 use crate::metrics::{Limit, ProxyMetrics};
-use crate::router::{OpenError, RouterMsg};
-use crate::session::SessionMsg;
+use crate::protocol::{OpenError, OpenedSession, RouterMsg, SessionMsg};
+use crate::session_id::{SESSION_HEADER, SessionHeader, SessionId};
+use crate::session_stats::SessionStats;
 use crate::sse::sse_body;
-use crate::stream::{EventId, StreamEnd, StreamSender};
-
-/// The session id header.
-pub const SESSION_HEADER: &str = "mcp-session-id";
+use crate::stream::{EventId, StreamEnd, StreamReceiver, StreamSender};
 /// The header a client resumes an SSE stream with.
 pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 /// The protocol version header.
@@ -96,6 +95,23 @@ pub fn routes(state: HttpState) -> Router {
         .with_state(state)
 }
 
+/// Tells the session its `initialize` lost its client, unless disarmed once answered.
+struct AbandonGuard(Option<ActorRef<SessionMsg>>);
+
+impl AbandonGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if let Some(actor) = self.0.take() {
+            let _ = actor.cast(SessionMsg::InitializeAbandoned);
+        }
+    }
+}
+
 async fn post_message(
     State(state): State<HttpState>,
     headers: HeaderMap,
@@ -142,32 +158,22 @@ async fn post_message(
         Ok(frame) => frame,
         Err(err) => return rpc_error(StatusCode::BAD_REQUEST, err.code(), &err.to_string()),
     };
-    let session = match header_str(&headers, SESSION_HEADER) {
-        Some(id) => Some(SessionId::from_header(id)),
-        None if headers.contains_key(SESSION_HEADER) => {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                INVALID_REQUEST,
-                "invalid Mcp-Session-Id header",
-            );
-        }
-        None => None,
-    };
     let is_initialize = frame.kind() == FrameKind::Request && frame.method() == Some("initialize");
-    match (is_initialize, session) {
-        (true, None) => state.open_session(frame).await,
-        (true, Some(_)) => rpc_error(
+    match (is_initialize, SessionHeader::read(&headers)) {
+        (_, SessionHeader::Invalid) => invalid_session_header(),
+        (true, SessionHeader::Absent) => state.open_session(frame).await,
+        (true, SessionHeader::Present(_)) => rpc_error(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "initialize opens a new session and must not carry Mcp-Session-Id",
         ),
-        (false, None) => rpc_error(
+        (false, SessionHeader::Absent) => rpc_error(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "Mcp-Session-Id header is required (send initialize first)",
         ),
-        (false, Some(id)) => {
-            let Some(entry) = state.0.index.get(&id) else {
+        (false, SessionHeader::Present(id)) => {
+            let Some(entry) = state.0.index.get(id) else {
                 return session_not_found();
             };
             let Some(permit) = entry.inbox.try_reserve() else {
@@ -175,13 +181,12 @@ async fn post_message(
                 return session_busy();
             };
             if frame.kind() == FrameKind::Request {
-                state
-                    .forward_request(entry.actor, frame, permit, None)
-                    .await
+                state.forward_request(entry, frame, permit).await
             } else if entry
                 .actor
-                .cast(SessionMsg::Deliver { frame, permit })
+                .cast(SessionMsg::ClientMessage { frame, permit })
                 .is_ok()
+                && entry.is_open()
             {
                 StatusCode::ACCEPTED.into_response()
             } else {
@@ -202,20 +207,20 @@ async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderM
             "Accept must include text/event-stream",
         );
     }
-    let actor = match state.session_of(&headers) {
-        Ok(entry) => entry.actor,
+    let entry = match state.session_of(&headers) {
+        Ok(entry) => entry,
         Err(refused) => return refused,
     };
     // A resuming client names the last event it saw; the session replays what followed.
     let resume = header_str(&headers, LAST_EVENT_ID_HEADER).and_then(EventId::parse);
     let stream_id = state.0.next_stream.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = crate::stream::channel(state.0.config.session.stream_capacity);
-    let listen = SessionMsg::Listen {
+    let listen = SessionMsg::AttachGetStream {
         tx,
         stream_id,
         resume,
     };
-    if actor.cast(listen).is_err() {
+    if entry.actor.cast(listen).is_err() || !entry.is_open() {
         return session_not_found();
     }
     let gauge = state.0.metrics.sse_stream_gauge(true);
@@ -226,14 +231,17 @@ async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Re
     if let Err(refused) = state.check_common(&headers) {
         return refused;
     }
-    let Some(id) = header_str(&headers, SESSION_HEADER) else {
-        return rpc_error(
-            StatusCode::BAD_REQUEST,
-            INVALID_REQUEST,
-            "Mcp-Session-Id header is required",
-        );
+    let id = match SessionHeader::read(&headers) {
+        SessionHeader::Present(id) => SessionId::from_header(id),
+        SessionHeader::Invalid => return invalid_session_header(),
+        SessionHeader::Absent => {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                "Mcp-Session-Id header is required",
+            );
+        }
     };
-    let id = SessionId::from_header(id);
     let closed = ractor::call!(state.0.router, |reply| RouterMsg::Close { id, reply });
     match closed {
         Ok(true) => StatusCode::OK.into_response(),
@@ -302,17 +310,15 @@ impl HttpState {
     /// The session named by the request's header: 400 without one, 404 for an unknown one.
     #[allow(clippy::result_large_err)]
     fn session_of(&self, headers: &HeaderMap) -> Result<SessionEntry, Response> {
-        let Some(id) = header_str(headers, SESSION_HEADER) else {
-            return Err(rpc_error(
+        match SessionHeader::read(headers) {
+            SessionHeader::Present(id) => self.0.index.get(id).ok_or_else(session_not_found),
+            SessionHeader::Invalid => Err(invalid_session_header()),
+            SessionHeader::Absent => Err(rpc_error(
                 StatusCode::BAD_REQUEST,
                 INVALID_REQUEST,
                 "Mcp-Session-Id header is required",
-            ));
-        };
-        self.0
-            .index
-            .get(&SessionId::from_header(id))
-            .ok_or_else(session_not_found)
+            )),
+        }
     }
 
     fn new_stream(&self) -> (StreamSender, crate::stream::StreamReceiver) {
@@ -320,25 +326,29 @@ impl HttpState {
         StreamSender::channel(id, self.0.config.session.stream_capacity)
     }
 
-    /// Opens a session for `initialize` and forwards it.
+    /// Opens a session for `initialize`; the session forwards it as its first act.
     async fn open_session(&self, frame: Frame) -> Response {
         // Refusals answer under the request's own id, like every answer to a request.
-        let id = frame.id().cloned().unwrap_or(Value::Null);
+        let request_id = frame.id().cloned().unwrap_or(Value::Null);
         let refuse = |status, code, message: &str| {
-            let body = Frame::error_response(id.clone(), code, message, None).to_bytes();
+            let body = Frame::error_response(request_id.clone(), code, message, None).to_bytes();
             (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         };
-        match ractor::call!(self.0.router, RouterMsg::Open) {
-            Ok(Ok((id, entry))) => match entry.inbox.try_reserve() {
-                Some(permit) => {
-                    self.forward_request(entry.actor, frame, permit, Some(id))
-                        .await
-                }
-                None => {
-                    self.0.metrics.limit_hit(Limit::Mailbox);
-                    session_busy()
-                }
-            },
+        let (stream, rx) = self.new_stream();
+        let opened = ractor::call!(self.0.router, |reply| RouterMsg::Open {
+            initialize: frame,
+            stream,
+            reply,
+        });
+        match opened {
+            Ok(Ok(OpenedSession { id, stats, actor })) => {
+                // Dropped with this future if the client goes away before the answer: nobody
+                // else knows the session's id, so the session must end.
+                let guard = AbandonGuard(Some(actor));
+                let response = self.respond(rx, &stats, request_id.clone(), Some(id)).await;
+                guard.disarm();
+                response
+            }
             Ok(Err(err @ OpenError::Full(_))) => with_retry_after(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
                 SERVER_ERROR,
@@ -360,28 +370,48 @@ impl HttpState {
         }
     }
 
-    /// Sends a request to its session and answers with JSON (when the answer comes first) or
-    /// with an SSE stream (when anything else comes first).
+    /// Sends a request to its session and answers with what comes back.
     async fn forward_request(
         &self,
-        actor: ActorRef<SessionMsg>,
+        entry: SessionEntry,
         frame: Frame,
         permit: MailboxPermit,
-        new_session: Option<SessionId>,
     ) -> Response {
-        let (stream, mut rx) = self.new_stream();
+        let request_id = frame.id().cloned().unwrap_or(Value::Null);
+        let (stream, rx) = self.new_stream();
         let request = SessionMsg::Request {
             frame,
             stream,
             permit,
         };
-        if actor.cast(request).is_err() {
+        if entry.actor.cast(request).is_err() {
             return session_not_found();
         }
+        self.respond(rx, &entry.stats, request_id, None).await
+    }
+
+    /// Answers with JSON (when the answer comes first) or with an SSE stream (when anything
+    /// else comes first). A stream that ends before any event never becomes an empty 200: the
+    /// session ended (404) or dropped the request (an error under its id).
+    async fn respond(
+        &self,
+        mut rx: StreamReceiver,
+        stats: &SessionStats,
+        request_id: Value,
+        new_session: Option<SessionId>,
+    ) -> Response {
         let Some(first) = rx.recv().await else {
-            // The session dropped the request without an answer: it was cancelled by the
-            // client, or the session ended. An empty stream is all that is left to say.
-            return sse_response(Body::empty());
+            if stats.is_closing() {
+                return session_not_found();
+            }
+            let body = Frame::error_response(
+                request_id,
+                SERVER_ERROR,
+                "the request ended without an answer (it was cancelled)",
+                None,
+            )
+            .to_bytes();
+            return json_response(body);
         };
         // A failed initialize ends its session: there is no id to hand out then.
         let new_session =

@@ -26,21 +26,26 @@
 //! [`run`] serves the proxy on a listener until a shutdown future completes; `main.rs` and the
 //! integration tests both call it.
 
-pub mod backoff;
-pub mod child;
+mod backoff;
+mod child;
+mod close_reason;
 pub mod config;
 pub mod demo;
 pub mod frame;
-pub mod http;
-pub mod index;
-pub mod line_reader;
-pub mod mailbox;
-pub mod metrics;
-pub mod process;
-pub mod router;
-pub mod session;
-pub mod sse;
-pub mod stream;
+mod http;
+mod id_sniff;
+mod index;
+mod line_reader;
+mod mailbox;
+mod metrics;
+mod process;
+mod protocol;
+mod router;
+mod session;
+mod session_id;
+mod session_stats;
+mod sse;
+mod stream;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,7 +62,8 @@ use crate::http::HttpState;
 use crate::http::ops::{OpsExposure, OpsState};
 use crate::index::SessionIndex;
 use crate::metrics::ProxyMetrics;
-use crate::router::{RouterArgs, RouterMsg, SessionRouter};
+use crate::protocol::RouterMsg;
+use crate::router::{RouterArgs, SessionRouter};
 
 /// Why the proxy could not run.
 #[derive(Debug, thiserror::Error)]

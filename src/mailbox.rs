@@ -59,6 +59,7 @@ impl MailboxBound {
     }
 
     /// The bound.
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.capacity
     }

@@ -19,7 +19,7 @@ use prometheus_client::registry::{Registry, Unit};
 
 use crate::frame::FrameKind;
 use crate::index::SessionIndex;
-use crate::router::CLOSE_REASONS;
+use crate::protocol::CloseReason;
 
 pub use collector::SessionCollector;
 
@@ -68,16 +68,20 @@ pub enum FailReason {
     SessionClosed,
     /// The proxy is shutting down.
     Shutdown,
+    /// The MCP server's answer could not be read (not JSON-RPC, or over
+    /// `--max-message-bytes`).
+    Unreadable,
 }
 
 impl FailReason {
-    const ALL: [FailReason; 6] = [
+    const ALL: [FailReason; 7] = [
         FailReason::ErrorResponse,
         FailReason::ChildExited,
         FailReason::Timeout,
         FailReason::Limit,
         FailReason::SessionClosed,
         FailReason::Shutdown,
+        FailReason::Unreadable,
     ];
 
     fn label(self) -> &'static str {
@@ -88,6 +92,7 @@ impl FailReason {
             FailReason::Limit => "limit",
             FailReason::SessionClosed => "session_closed",
             FailReason::Shutdown => "shutdown",
+            FailReason::Unreadable => "unreadable_answer",
         }
     }
 }
@@ -154,8 +159,8 @@ pub struct ProxyMetrics {
     registry: Registry,
     /// `sessions_opened_total`.
     pub sessions_opened: Counter,
-    /// `sessions_closed_total{reason}`.
-    sessions_closed: Family<Labels, Counter>,
+    /// `sessions_closed_total{reason}`, indexed like [`CloseReason::ALL`].
+    sessions_closed: [Counter; CloseReason::ALL.len()],
     /// `child_spawns_total{outcome}`: ok, failed.
     child_spawns: [Counter; 2],
     /// `child_exits_total{cause}`: exit_code, signal, unknown, stopped.
@@ -167,7 +172,7 @@ pub struct ProxyMetrics {
     /// `request_duration_seconds{method}`, indexed like [`METHODS`].
     durations: Vec<Histogram>,
     /// `requests_failed_total{method,reason}`, by method then reason.
-    failures: Vec<[Counter; 6]>,
+    failures: Vec<[Counter; 7]>,
     /// `messages_total{direction,kind}`.
     messages: [[Counter; 4]; 2],
     /// `bytes_total{direction}`.
@@ -206,9 +211,11 @@ impl ProxyMetrics {
         );
         let child_spawns = ["ok", "failed"]
             .map(|outcome| spawns.get_or_create(&vec![("outcome", outcome)]).clone());
-        for reason in CLOSE_REASONS.iter().chain(["failed", "other"].iter()) {
-            let _ = sessions_closed.get_or_create(&vec![("reason", *reason)]);
-        }
+        let sessions_closed = CloseReason::ALL.map(|reason| {
+            sessions_closed
+                .get_or_create(&vec![("reason", reason.label())])
+                .clone()
+        });
         let child_exits = Family::<Labels, Counter>::default();
         for cause in EXIT_CAUSES {
             let _ = child_exits.get_or_create(&vec![("cause", cause)]);
@@ -340,11 +347,11 @@ impl ProxyMetrics {
         out
     }
 
-    /// A session ended for `reason` (one of a fixed set of strings).
-    pub fn session_closed(&self, reason: &'static str) {
-        self.sessions_closed
-            .get_or_create(&vec![("reason", reason)])
-            .inc();
+    /// A session ended for `reason`.
+    pub fn session_closed(&self, reason: CloseReason) {
+        if let Some(index) = CloseReason::ALL.iter().position(|r| *r == reason) {
+            self.sessions_closed[index].inc();
+        }
     }
 
     /// A child spawn succeeded or failed.
@@ -412,7 +419,7 @@ mod tests {
         metrics.request_started(method_label(Some("tools/call")));
         metrics.request_started(method_label(Some("x/custom")));
         metrics.message(Direction::ClientToChild, FrameKind::Request, 42);
-        metrics.session_closed("deleted");
+        metrics.session_closed(CloseReason::Deleted);
         let text = metrics.render();
         assert!(
             text.contains("hyper_mcp_proxy_requests_total{method=\"tools/call\"} 1\n"),

@@ -1,92 +1,54 @@
-//! `SessionRouter`: the root actor. It opens sessions (mints ids, spawns supervisors), closes
-//! them, drains them all on shutdown, and is the only writer of the `SessionIndex`.
+//! `SessionRouter`: the root actor. It opens sessions (mints ids, spawns supervisors with the
+//! client's `initialize`), unlists them the moment they begin to end, counts them until they
+//! have stopped, drains them all on shutdown, and is the only writer of the `SessionIndex`.
 //!
 //! Its mailbox sees lifecycle traffic only: requests go from HTTP handlers straight to the
-//! session actors, and slow work (stopping a child) runs in tasks, so one session's lifecycle
-//! never delays another's.
+//! session actors, and slow work (stopping a child) runs in the sessions or in tasks, so one
+//! session's lifecycle never delays another's.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::config::SessionConfig;
-use crate::index::{SessionEntry, SessionId, SessionIndex, SessionStats};
+use crate::frame::Frame;
+use crate::index::{SessionEntry, SessionIndex};
 use crate::mailbox::MailboxBound;
 use crate::metrics::{Limit, ProxyMetrics};
-use crate::session::{SessionArgs, SessionMsg, SessionSupervisor};
+use crate::protocol::{CloseReason, OpenError, OpenedSession, RouterMsg, SessionMsg};
+use crate::session::{SessionArgs, SessionSupervisor};
+use crate::session_id::SessionId;
+use crate::session_stats::SessionStats;
+use crate::stream::StreamSender;
 
 // ============================ SessionRouter actor ============================
 
-/// The root actor of the session tree.
 pub struct SessionRouter;
 
-/// Lifecycle requests.
-pub enum RouterMsg {
-    /// Open a new session; its `initialize` is then sent to it by the caller.
-    Open(RpcReplyPort<Result<(SessionId, SessionEntry), OpenError>>),
-    /// Close a session (DELETE): replies `false` if it was unknown.
-    Close {
-        /// Which session.
-        id: SessionId,
-        /// `true` once the session and its child are stopped.
-        reply: RpcReplyPort<bool>,
-    },
-    /// Shutdown: refuse new sessions, let every session finish its requests in flight (up to
-    /// `timeout`), then stop them all; replies when every session is stopped.
-    Drain {
-        /// Longest wait for requests in flight.
-        timeout: Duration,
-        /// Answered when every session is stopped.
-        reply: RpcReplyPort<()>,
-    },
-    /// Second signal: stop every session now (children are still stopped properly).
-    DrainNow,
-}
-
-/// Why a session could not be opened.
-#[derive(Debug, thiserror::Error)]
-pub enum OpenError {
-    /// The proxy is shutting down.
-    #[error("the proxy is shutting down and accepts no new sessions")]
-    Draining,
-    /// `--max-sessions` sessions are open.
-    #[error("the proxy already serves its maximum of {0} sessions (--max-sessions)")]
-    Full(usize),
-    /// The OS random source failed.
-    #[error("cannot mint a session id: {0}")]
-    Random(String),
-    /// The session actor could not start.
-    #[error("cannot start the session actor: {0}")]
-    Spawn(String),
-}
-
-/// What the router is built with.
 pub struct RouterArgs {
-    /// The index it maintains.
     pub index: Arc<SessionIndex>,
-    /// Settings for every session.
     pub session: Arc<SessionConfig>,
-    /// Most concurrent sessions.
     pub max_sessions: usize,
-    /// Where lifecycle events are counted.
     pub metrics: Arc<ProxyMetrics>,
 }
 
-/// The router's state.
+/// A session the router spawned and has not seen stop yet.
+struct Spawned {
+    id: SessionId,
+    /// Where the session publishes why it ends, read when its actor stops.
+    stats: Arc<SessionStats>,
+}
+
 pub struct RouterState {
-    /// The index it alone writes.
     index: Arc<SessionIndex>,
-    /// Settings for every session.
     session: Arc<SessionConfig>,
-    /// Session actor → id, to clean the index when a session ends by itself.
-    by_actor: HashMap<ActorId, SessionId>,
+    /// Session actor → its id and close reason, so the index is cleaned however it ends.
+    spawned: HashMap<ActorId, Spawned>,
     /// Set by `Drain`: new sessions are refused.
     draining: bool,
-    /// Most concurrent sessions.
     max_sessions: usize,
-    /// Where lifecycle events are counted.
     metrics: Arc<ProxyMetrics>,
 }
 
@@ -106,7 +68,7 @@ impl Actor for SessionRouter {
         Ok(RouterState {
             index: args.index,
             session: args.session,
-            by_actor: HashMap::new(),
+            spawned: HashMap::new(),
             draining: false,
             max_sessions: args.max_sessions,
             metrics: args.metrics,
@@ -120,16 +82,21 @@ impl Actor for SessionRouter {
         state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            RouterMsg::Open(reply) => {
-                let opened = state.open(&myself).await;
+            RouterMsg::Open {
+                initialize,
+                stream,
+                reply,
+            } => {
+                let opened = state.open(&myself, initialize, stream).await;
                 let _ = reply.send(opened);
             }
-            RouterMsg::Close { id, reply } => match state.index.remove(&id) {
-                Some(actor) => {
+            RouterMsg::Close { id, reply } => match state.unlist(&id, CloseReason::Deleted) {
+                Some(entry) => {
                     tracing::info!(parent: &session_span(&id), "session closed by the client (DELETE)");
                     tokio::spawn(async move {
-                        let _ = actor
-                            .stop_and_wait(Some(CLOSE_REASONS[0].into()), Some(SESSION_STOP_BUDGET))
+                        let _ = entry
+                            .actor
+                            .stop_and_wait(None, Some(SESSION_STOP_BUDGET))
                             .await;
                         let _ = reply.send(true);
                     });
@@ -138,6 +105,11 @@ impl Actor for SessionRouter {
                     let _ = reply.send(false);
                 }
             },
+            RouterMsg::Closing { actor, reason } => {
+                if let Some(id) = state.spawned.get(&actor).map(|s| s.id.clone()) {
+                    state.unlist(&id, reason);
+                }
+            }
             RouterMsg::Drain { timeout, reply } => {
                 state.draining = true;
                 let sessions = state.index.entries();
@@ -157,7 +129,7 @@ impl Actor for SessionRouter {
                         .is_err()
                     {
                         tracing::warn!(
-                            remaining = index.len(),
+                            remaining = index.occupied(),
                             "--shutdown-timeout passed with requests still in flight; stopping the remaining sessions"
                         );
                         let _ = router.cast(RouterMsg::DrainNow);
@@ -168,9 +140,10 @@ impl Actor for SessionRouter {
             }
             RouterMsg::DrainNow => {
                 state.draining = true;
-                for (_, entry) in state.index.entries() {
-                    // The session's post_stop stops its child through the graceful path.
-                    entry.actor.stop(Some("shutdown".into()));
+                for (id, entry) in state.index.entries() {
+                    state.unlist(&id, CloseReason::Shutdown);
+                    // The session's post_stop answers its clients, then stops its child.
+                    entry.actor.stop(None);
                 }
             }
         }
@@ -184,35 +157,39 @@ impl Actor for SessionRouter {
         state: &mut RouterState,
     ) -> Result<(), ActorProcessingErr> {
         // Overridden: ractor's default would stop the router when any session ends.
-        let (cell, reason) = match event {
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, close_reason(reason.as_deref()))
-            }
+        let cell = match event {
+            SupervisionEvent::ActorTerminated(cell, _, _) => cell,
             SupervisionEvent::ActorFailed(cell, err) => {
                 tracing::error!(error = %err, "a session actor failed; its session is gone");
-                (cell, "failed")
+                cell
             }
             _ => return Ok(()),
         };
-        if let Some(id) = state.by_actor.remove(&cell.get_id()) {
-            state.index.remove(&id);
+        if let Some(Spawned { id, stats }) = state.spawned.remove(&cell.get_id()) {
+            // A session stopped without notice first (a panic) is unlisted now.
+            stats.mark_closing(CloseReason::Failed);
+            state.index.unlist(&id);
+            let reason = stats.close_reason().unwrap_or(CloseReason::Failed);
+            state.index.stopped();
             state.metrics.session_closed(reason);
-            tracing::debug!(parent: &session_span(&id), reason, "session ended");
+            tracing::debug!(parent: &session_span(&id), reason = reason.label(), "session ended");
         }
         Ok(())
     }
 }
 
 impl RouterState {
-    /// Mints an id, spawns the session's supervisor and publishes it in the index.
+    /// Mints an id, spawns the session's supervisor with its `initialize` and lists it.
     async fn open(
         &mut self,
         myself: &ActorRef<RouterMsg>,
-    ) -> Result<(SessionId, SessionEntry), OpenError> {
+        initialize: Frame,
+        stream: StreamSender,
+    ) -> Result<OpenedSession, OpenError> {
         if self.draining {
             return Err(OpenError::Draining);
         }
-        if self.index.len() >= self.max_sessions {
+        if self.index.occupied() >= self.max_sessions {
             tracing::warn!(
                 max_sessions = self.max_sessions,
                 "initialize refused: --max-sessions reached"
@@ -220,7 +197,7 @@ impl RouterState {
             self.metrics.limit_hit(Limit::MaxSessions);
             return Err(OpenError::Full(self.max_sessions));
         }
-        let id = SessionId::mint().map_err(|err| OpenError::Random(err.to_string()))?;
+        let id = SessionId::mint().map_err(OpenError::Random)?;
         let inbox = MailboxBound::new(self.session.mailbox_capacity);
         let stats = Arc::new(SessionStats::default());
         let args = SessionArgs {
@@ -229,19 +206,34 @@ impl RouterState {
             inbox: inbox.clone(),
             stats: stats.clone(),
             metrics: self.metrics.clone(),
+            router: myself.clone(),
+            initialize: Some((initialize, stream)),
         };
-        let (actor, _) = Actor::spawn_linked(None, SessionSupervisor, args, myself.get_cell())
-            .await
-            .map_err(|err| OpenError::Spawn(err.to_string()))?;
-        self.by_actor.insert(actor.get_id(), id.clone());
+        let (actor, _) =
+            Actor::spawn_linked(None, SessionSupervisor, args, myself.get_cell()).await?;
+        self.spawned.insert(
+            actor.get_id(),
+            Spawned {
+                id: id.clone(),
+                stats: stats.clone(),
+            },
+        );
         self.metrics.sessions_opened.inc();
         let entry = SessionEntry {
-            actor,
+            actor: actor.clone(),
             inbox,
-            stats,
+            stats: stats.clone(),
         };
-        self.index.insert(id.clone(), entry.clone());
-        Ok((id, entry))
+        self.index.insert(id.clone(), entry);
+        Ok(OpenedSession { id, stats, actor })
+    }
+
+    /// Unlists a session that begins to end for `reason` (the first reason wins); it keeps
+    /// counting against `--max-sessions` until its actor has stopped.
+    fn unlist(&mut self, id: &SessionId, reason: CloseReason) -> Option<SessionEntry> {
+        let entry = self.index.unlist(id)?;
+        entry.stats.mark_closing(reason);
+        Some(entry)
     }
 }
 
@@ -249,24 +241,4 @@ impl RouterState {
 /// session's own span, so logs can be filtered by session id alike).
 fn session_span(id: &SessionId) -> tracing::Span {
     tracing::info_span!("session", id = %id)
-}
-
-/// Reasons a session ends, as the `reason` label of `sessions_closed_total`.
-pub const CLOSE_REASONS: [&str; 8] = [
-    "deleted",
-    "idle",
-    "restart_limit",
-    "shutdown",
-    "spawn_failed",
-    "init_failed",
-    "protocol_changed",
-    "rehandshake_failed",
-];
-
-/// The label for a session actor's stop reason (anything unexpected is `other`).
-fn close_reason(reason: Option<&str>) -> &'static str {
-    reason
-        .and_then(|reason| CLOSE_REASONS.iter().find(|known| **known == reason))
-        .copied()
-        .unwrap_or("other")
 }

@@ -7,11 +7,13 @@
 //! The message handlers are split by direction: `session/from_client.rs` and
 //! `session/from_child.rs`; crash restarts with handshake replay in `session/restart.rs`
 //! (policy in `backoff.rs`, replayed declarations in `session/handshake.rs`); the child's
-//! spawn, stop and exit in `session/child_control.rs`; timers, idle expiry and published
-//! state in `session/housekeeping.rs`.
+//! spawn, stop and exit in `session/child_control.rs`; how a session ends in
+//! `session/closing.rs`; timers and idle expiry in `session/housekeeping.rs`.
 
 mod backlog;
 mod child_control;
+mod closing;
+mod failure;
 mod from_child;
 mod from_client;
 pub mod handshake;
@@ -25,20 +27,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
-use serde_json::json;
 use tokio::time::Instant;
 use tracing::Span;
 
 use crate::backoff::RestartTracker;
-use crate::child::{ChildMsg, StderrTail};
+use crate::child::{ChildMsg, StderrTail, StdinQueue};
 use crate::config::SessionConfig;
 use crate::frame::Frame;
-use crate::index::{SessionId, SessionStats};
-use crate::mailbox::{MailboxBound, MailboxPermit};
-use crate::metrics::{FailReason, ProxyMetrics};
+use crate::mailbox::MailboxBound;
+use crate::metrics::ProxyMetrics;
 use crate::process::ExitReport;
-use crate::stream::{EventId, StreamEvent, StreamSender};
-use tokio::sync::mpsc;
+use crate::protocol::{ChildEvent, CloseReason, RouterMsg, SessionMsg, SessionTimer};
+use crate::session_id::SessionId;
+use crate::session_stats::SessionStats;
+use crate::stream::StreamSender;
 
 use backlog::Backlog;
 use handshake::HandshakeRecord;
@@ -47,81 +49,19 @@ use restart::RestartState;
 
 // ============================ SessionSupervisor actor ============================
 
-/// The actor of one MCP session.
 pub struct SessionSupervisor;
 
-/// What a session is told.
-pub enum SessionMsg {
-    /// A client request, with the stream that carries its answer.
-    Request {
-        /// The request as the client sent it.
-        frame: Frame,
-        /// The POST's answer stream.
-        stream: StreamSender,
-        /// Room in this session's mailbox, reserved by the sender.
-        permit: MailboxPermit,
-    },
-    /// A client notification, or the client's answer to a server→client request.
-    Deliver {
-        /// The message as the client sent it.
-        frame: Frame,
-        /// Room in this session's mailbox, reserved by the sender.
-        permit: MailboxPermit,
-    },
-    /// The client opened its standalone GET stream, or resumed a stream.
-    Listen {
-        /// The GET's channel.
-        tx: mpsc::Sender<StreamEvent>,
-        /// A fresh stream number, used unless an existing stream is resumed.
-        stream_id: u64,
-        /// `Last-Event-ID`, if the client resumes a stream.
-        resume: Option<EventId>,
-    },
-    /// A frame from the child of `generation`.
-    FromChild {
-        /// Which child wrote it; frames of a replaced child are dropped.
-        generation: u64,
-        /// The frame.
-        frame: Frame,
-        /// Room in this session's mailbox, reserved by the child's stdout pump.
-        permit: MailboxPermit,
-    },
-    /// The restarted child of `generation` must have answered the replayed `initialize`.
-    ReplayDeadline {
-        /// The child that got the replay.
-        generation: u64,
-    },
-    /// Shutdown: refuse new requests, end once the requests in flight are answered.
-    Drain,
-    /// Check whether the session has been idle for `--session-idle-timeout`.
-    IdleCheck,
-    /// Housekeeping timer: expires parked messages, held requests and timed-out requests.
-    Tick,
-    /// The restart backoff elapsed: start the next child.
-    Respawn,
-    /// Time to ping the child (with `--ping-interval`).
-    Ping,
-    /// The answer to ping `proxy_id` of child `generation` is due.
-    PingDeadline {
-        /// The ping's proxy id.
-        proxy_id: u64,
-        /// The child that was pinged.
-        generation: u64,
-    },
-}
-
-/// What the router gives a new session.
 pub struct SessionArgs {
-    /// The session's id, for logs.
     pub id: SessionId,
-    /// Shared settings.
     pub config: Arc<SessionConfig>,
-    /// The bound of this session's mailbox, shared with the HTTP side and the child's pump.
+    /// Shared with the HTTP side and the child's reader, which reserve room before sending.
     pub inbox: MailboxBound,
-    /// Where the session publishes its state for metrics and `/sessions`.
     pub stats: Arc<SessionStats>,
-    /// Where requests, messages and child events are counted.
     pub metrics: Arc<ProxyMetrics>,
+    /// Told the moment the session begins to end by itself, so it is unlisted at once.
+    pub router: ActorRef<RouterMsg>,
+    /// The client's `initialize` and its answer stream: the session's first act.
+    pub initialize: Option<(Frame, StreamSender)>,
 }
 
 /// Where the session is in the MCP lifecycle.
@@ -141,64 +81,54 @@ enum Phase {
 
 /// The child process currently serving the session.
 struct CurrentChild {
-    /// Its actor.
     actor: ActorRef<ChildMsg>,
-    /// Its OS pid, for logs.
     pid: u32,
-    /// Bound of its stdin queue: a child that stops reading cannot make the proxy buffer.
-    stdin: MailboxBound,
+    /// Bounded: a child that stops reading cannot make the proxy buffer.
+    stdin: StdinQueue,
 }
 
-/// The session's state.
 pub struct SessionState {
-    /// The session's id.
     id: SessionId,
-    /// Span carrying the session id; every log line of the session is inside it.
+    /// The client's `initialize`, handled in `post_start`.
+    initialize: Option<(Frame, StreamSender)>,
+    /// Every log line of the session is inside it.
     span: Span,
-    /// Shared settings.
     config: Arc<SessionConfig>,
-    /// Lifecycle phase.
     phase: Phase,
-    /// The running child, `None` before the first spawn and after it exits.
+    /// `None` before the first spawn and after a child exits.
     child: Option<CurrentChild>,
-    /// Generation of the current (or last) child; frames of other generations are dropped.
+    /// Generation of the current (or last) child; output of other generations is dropped.
     generation: u64,
-    /// Last stderr lines of the current child, for error reports.
     stderr_tail: StderrTail,
-    /// Client requests in flight on the child.
     requests: ClientRequests,
-    /// Child requests waiting for the client.
     server_requests: ServerRequests,
     /// The standalone GET stream, if open.
     standalone: Option<StreamSender>,
-    /// Streams a client may still resume with `Last-Event-ID`.
     resumable: resume::ResumableStreams,
     /// Messages waiting for a stream.
     backlog: Backlog,
-    /// Whether a `Tick` is already scheduled.
     tick_scheduled: bool,
     /// What the client declared, replayed to a restarted child.
     handshake: HandshakeRecord,
-    /// Restart intensity and backoff.
     restarts: RestartTracker,
-    /// Held messages and replay bookkeeping.
     restart: RestartState,
-    /// This session's mailbox bound, handed to each child's stdout pump.
+    /// Handed to each child's reader.
     inbox: MailboxBound,
-    /// Last message in either direction, for idle expiry.
-    last_activity: Instant,
+    /// The client's last message, for idle expiry: what the server sends never keeps a
+    /// session alive, or a chatty server would keep an abandoned session forever.
+    last_client_activity: Instant,
     /// Set by `Drain`: no new requests; the session ends when the last answer is out.
     draining: bool,
-    /// Published state, read by metrics and `/sessions`.
+    /// Set once the session began to end; it is then unreachable.
+    closing: Option<CloseReason>,
     stats: Arc<SessionStats>,
+    router: ActorRef<RouterMsg>,
     /// Timers armed with `send_after`; aborted when the session stops, since each holds the
     /// actor (and so its memory) until it fires, for as long as `--session-idle-timeout`.
     timers: Vec<Timer>,
-    /// Counters.
     metrics: Arc<ProxyMetrics>,
 }
 
-/// A pending `send_after`.
 type Timer = tokio::task::JoinHandle<Result<(), ractor::MessagingErr<SessionMsg>>>;
 
 /// How long a message may wait in the backlog for a GET stream.
@@ -216,9 +146,11 @@ impl Actor for SessionSupervisor {
         _myself: ActorRef<SessionMsg>,
         args: SessionArgs,
     ) -> Result<SessionState, ActorProcessingErr> {
-        // Nothing slow here: the child is spawned when the client's initialize arrives, so the
-        // router never waits for a process to start.
+        // Nothing slow here: the router awaits this; the child is spawned in `post_start`.
+        let now = Instant::now();
+        args.stats.client_active(now);
         Ok(SessionState {
+            initialize: args.initialize,
             span: tracing::info_span!("session", id = %args.id),
             id: args.id,
             phase: Phase::AwaitingInitialize,
@@ -235,9 +167,11 @@ impl Actor for SessionSupervisor {
             restarts: RestartTracker::new(args.config.restart),
             restart: RestartState::default(),
             inbox: args.inbox,
-            last_activity: Instant::now(),
+            last_client_activity: now,
             draining: false,
+            closing: None,
             stats: args.stats,
+            router: args.router,
             timers: Vec::new(),
             metrics: args.metrics,
             config: args.config,
@@ -250,7 +184,13 @@ impl Actor for SessionSupervisor {
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         if let Some(timeout) = state.config.idle_timeout {
-            state.after(&myself, timeout, || SessionMsg::IdleCheck);
+            state.after(&myself, timeout, || {
+                SessionMsg::Timer(SessionTimer::IdleCheck)
+            });
+        }
+        if let Some((frame, stream)) = state.initialize.take() {
+            state.on_client_request(&myself, frame, stream).await;
+            state.publish();
         }
         Ok(())
     }
@@ -261,46 +201,44 @@ impl Actor for SessionSupervisor {
         message: SessionMsg,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        if state.closing.is_some() {
+            // Unreachable already; whatever still arrives is dropped with the actor.
+            return Ok(());
+        }
         match message {
-            SessionMsg::Request { frame, stream, .. } => {
-                state.last_activity = Instant::now();
+            SessionMsg::Request {
+                frame,
+                stream,
+                permit,
+            } => {
+                // The message is taken: its room in the mailbox is free again.
+                drop(permit);
+                state.client_active();
                 state.on_client_request(&myself, frame, stream).await
             }
-            SessionMsg::Deliver { frame, .. } => {
-                state.last_activity = Instant::now();
+            SessionMsg::ClientMessage { frame, permit } => {
+                drop(permit);
+                state.client_active();
                 state.on_client_message(frame)
             }
-            SessionMsg::Listen {
+            SessionMsg::AttachGetStream {
                 tx,
                 stream_id,
                 resume,
             } => {
-                state.last_activity = Instant::now();
+                state.client_active();
                 state.on_listen(&myself, tx, stream_id, resume)
             }
-            SessionMsg::FromChild {
-                generation, frame, ..
-            } => {
-                state.last_activity = Instant::now();
-                if generation == state.generation {
-                    state.on_child_frame(&myself, frame);
-                } else {
-                    tracing::debug!(parent: &state.span, generation, "dropped a message of a replaced MCP server process");
-                }
-            }
-            SessionMsg::Tick => state.on_tick(&myself),
-            SessionMsg::Respawn => state.respawn(&myself).await,
-            SessionMsg::Ping => state.on_ping(&myself),
-            SessionMsg::PingDeadline {
-                proxy_id,
-                generation,
-            } => state.on_ping_deadline(proxy_id, generation),
+            SessionMsg::InitializeAbandoned => state.on_initialize_abandoned(&myself),
             SessionMsg::Drain => {
                 tracing::info!(parent: &state.span, in_flight = state.requests.len(), "draining: no new requests; the session ends when the requests in flight are answered");
                 state.draining = true;
             }
-            SessionMsg::IdleCheck => state.on_idle_check(&myself),
-            SessionMsg::ReplayDeadline { generation } => state.on_replay_deadline(generation),
+            SessionMsg::Child(event) => state.on_child_event(&myself, event),
+            SessionMsg::Timer(timer) => state.on_timer(&myself, timer).await,
+        }
+        if state.closing.is_some() {
+            return Ok(());
         }
         state.stop_if_drained(&myself);
         if state.has_resumable() {
@@ -317,23 +255,18 @@ impl Actor for SessionSupervisor {
         event: SupervisionEvent,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
-        // Overridden: ractor's default would stop the session whenever its child exits.
-        let (cell, report) = match event {
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, ExitReport::decode(reason.as_deref()))
+        // Overridden: ractor's default would stop the session whenever its child stops. A
+        // child's exit arrives in-band (`ChildEvent::Exited`, after its last frame); this
+        // event only matters when the child's actor failed and so cannot report it.
+        if let SupervisionEvent::ActorFailed(cell, err) = event {
+            let is_current = state
+                .child
+                .as_ref()
+                .is_some_and(|child| child.actor.get_id() == cell.get_id());
+            tracing::error!(parent: &state.span, error = %err, "the child process actor failed");
+            if is_current && state.closing.is_none() {
+                state.on_child_exit(&myself, ExitReport::Unknown);
             }
-            SupervisionEvent::ActorFailed(cell, err) => {
-                tracing::error!(parent: &state.span, error = %err, "the child process actor failed");
-                (cell, ExitReport::Unknown)
-            }
-            _ => return Ok(()),
-        };
-        let is_current = state
-            .child
-            .as_ref()
-            .is_some_and(|child| child.actor.get_id() == cell.get_id());
-        if is_current {
-            state.on_child_exit(&myself, report);
         }
         Ok(())
     }
@@ -343,24 +276,68 @@ impl Actor for SessionSupervisor {
         _myself: ActorRef<SessionMsg>,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
+        state.stats.mark_closing(CloseReason::Failed);
         for timer in state.timers.drain(..) {
             timer.abort();
         }
+        // Clients hear first; stopping the child may take `2 × --kill-grace`.
+        state.fail_everything();
         if let Some(child) = state.child.take() {
             state.stop_child(child).await;
         }
-        let reason = if state.draining {
-            FailReason::Shutdown
-        } else {
-            FailReason::SessionClosed
-        };
-        state.fail_all_requests(
-            "the MCP session was closed",
-            json!({ "reason": "session closed" }),
-            reason,
-        );
-        state.expire_queue(true);
         tracing::info!(parent: &state.span, "session closed");
         Ok(())
+    }
+}
+
+impl SessionState {
+    fn client_active(&mut self) {
+        self.last_client_activity = Instant::now();
+        self.stats.client_active(self.last_client_activity);
+    }
+
+    fn on_child_event(&mut self, myself: &ActorRef<SessionMsg>, event: ChildEvent) {
+        let current = |generation: u64, state: &SessionState| {
+            generation == state.generation && state.child.is_some()
+        };
+        match event {
+            ChildEvent::Frame {
+                generation,
+                frame,
+                permit,
+            } if current(generation, self) => {
+                drop(permit);
+                self.on_child_frame(myself, frame)
+            }
+            ChildEvent::Unreadable {
+                generation,
+                id,
+                problem,
+                permit,
+            } if current(generation, self) => {
+                drop(permit);
+                self.on_unreadable_line(myself, id, &problem)
+            }
+            ChildEvent::Exited { generation, report } if current(generation, self) => {
+                self.on_child_exit(myself, report)
+            }
+            _ => {
+                tracing::debug!(parent: &self.span, "dropped output of a replaced or stopped MCP server process");
+            }
+        }
+    }
+
+    async fn on_timer(&mut self, myself: &ActorRef<SessionMsg>, timer: SessionTimer) {
+        match timer {
+            SessionTimer::Tick => self.on_tick(myself),
+            SessionTimer::Respawn => self.respawn(myself).await,
+            SessionTimer::Ping => self.on_ping(myself),
+            SessionTimer::PingDeadline {
+                proxy_id,
+                generation,
+            } => self.on_ping_deadline(proxy_id, generation),
+            SessionTimer::IdleCheck => self.on_idle_check(myself),
+            SessionTimer::ReplayDeadline { generation } => self.on_replay_deadline(generation),
+        }
     }
 }

@@ -67,3 +67,12 @@ pub(super) fn sse_response(body: Body) -> Response {
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
+
+/// 400: the `Mcp-Session-Id` header is not visible ASCII, so it names no session.
+pub(super) fn invalid_session_header() -> Response {
+    rpc_error(
+        StatusCode::BAD_REQUEST,
+        INVALID_REQUEST,
+        "invalid Mcp-Session-Id header (session ids are visible ASCII)",
+    )
+}

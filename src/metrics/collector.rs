@@ -8,7 +8,8 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use crate::index::{SessionIndex, SessionPhase};
+use crate::index::SessionIndex;
+use crate::session_stats::SessionPhase;
 
 /// Reads the session index on every scrape.
 pub struct SessionCollector {
@@ -56,7 +57,7 @@ impl Collector for SessionCollector {
             by_phase[entry.stats.phase() as usize] += 1;
             inflight += i64::try_from(entry.stats.inflight()).unwrap_or(0);
             session_mailbox.add(entry.inbox.depth());
-            child_mailbox.add(entry.stats.child_mailbox_depth());
+            child_mailbox.add(entry.stats.child_queue_depth());
         }
 
         let mut family = encoder.encode_descriptor(

@@ -1,35 +1,45 @@
 //! The session's control of its child process: spawning the next generation, stopping it
-//! gracefully, reacting to its exit, failing what was in flight, and writing frames to its
-//! bounded stdin queue.
+//! gracefully, reacting to its exit, and writing frames to its bounded stdin queue.
 
 use std::time::Duration;
 
 use ractor::{Actor, ActorRef};
-use serde_json::{Value, json};
+use serde_json::json;
 
+use super::failure::ProxyError;
 use super::{CurrentChild, Phase, SessionMsg, SessionState};
-use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail};
+use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail, StdinQueue, StdinRefused};
 use crate::frame::{Frame, SERVER_ERROR};
-use crate::mailbox::MailboxBound;
 use crate::metrics::{Direction, FailReason, Limit};
-use crate::process::{ExitReport, ManagedProcess};
+use crate::process::{ExitReport, ManagedProcess, SpawnError};
+use crate::protocol::CloseReason;
+
+/// Why a child could not be started.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StartError {
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+    #[error("cannot start the child process actor: {0}")]
+    Actor(#[from] ractor::SpawnErr),
+}
 
 impl SessionState {
     /// Spawns a new child process and its actor, as the next generation.
     pub(super) async fn start_child(
         &mut self,
         myself: &ActorRef<SessionMsg>,
-    ) -> Result<(), String> {
+    ) -> Result<(), StartError> {
         let spawned = ManagedProcess::spawn(&self.config.command);
         self.metrics.child_spawned(spawned.is_ok());
-        let (process, pipes) = spawned.map_err(|err| err.to_string())?;
+        let (process, pipes) = spawned?;
         let pid = process.pid();
         self.generation += 1;
         self.stderr_tail = StderrTail::default();
-        let stdin = MailboxBound::new(self.config.stdin_queue_capacity);
+        let (stdin, stdin_queue) = StdinQueue::new(self.config.stdin_queue_capacity);
         let args = ChildArgs {
             process,
             pipes,
+            stdin_queue,
             session: myself.clone(),
             inbox: self.inbox.clone(),
             metrics: self.metrics.clone(),
@@ -40,12 +50,10 @@ impl SessionState {
             session_id: self.id.clone(),
             stderr_tail: self.stderr_tail.clone(),
         };
-        let (actor, _) = Actor::spawn_linked(None, ChildProcess, args, myself.get_cell())
-            .await
-            .map_err(|err| format!("cannot start the child process actor: {err}"))?;
+        let (actor, _) = Actor::spawn_linked(None, ChildProcess, args, myself.get_cell()).await?;
         tracing::info!(parent: &self.span, pid, generation = self.generation, command = %self.config.command.display(), "MCP server process started");
         self.stats
-            .child_started(pid, self.generation, stdin.clone());
+            .child_started(pid, self.generation, stdin.depth());
         self.child = Some(CurrentChild { actor, pid, stdin });
         Ok(())
     }
@@ -53,8 +61,13 @@ impl SessionState {
     /// Stops a child gracefully and waits for it (bounded), killing it if it does not comply.
     pub(super) async fn stop_child(&self, child: CurrentChild) {
         // Each step of the graceful stop waits `kill_grace`; leave room for both plus reaping.
-        let budget = self.config.kill_grace * 2 + Duration::from_secs(2);
-        let outcome = ractor::call_t!(child.actor, ChildMsg::Stop, budget.as_millis() as u64);
+        let budget = self
+            .config
+            .kill_grace
+            .saturating_mul(2)
+            .saturating_add(Duration::from_secs(2));
+        let budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
+        let outcome = ractor::call_t!(child.actor, ChildMsg::Stop, budget_ms);
         self.metrics.child_exited("stopped");
         self.stats.child_gone();
         match outcome {
@@ -68,7 +81,7 @@ impl SessionState {
         }
     }
 
-    /// The child of the current generation is gone.
+    /// The child of the current generation is gone; every frame it wrote was handled before.
     pub(super) fn on_child_exit(&mut self, myself: &ActorRef<SessionMsg>, report: ExitReport) {
         let pid = self.child.take().map(|child| child.pid);
         self.stats.child_gone();
@@ -87,26 +100,19 @@ impl SessionState {
                 "exit": report.to_json(),
                 "stderr": self.stderr_tail.lines(),
             });
-            self.answer_with_error(proxy_id, SERVER_ERROR, &message, Some(data));
-            myself.stop(Some("init_failed".into()));
+            let error =
+                ProxyError::new(SERVER_ERROR, message, FailReason::ChildExited).with_data(data);
+            self.fail_in_flight(proxy_id, &error);
+            self.close(myself, CloseReason::InitFailed);
             return;
         }
         self.on_child_crash(myself, report, pid);
     }
 
-    /// Answers every request in flight with a JSON-RPC error (never leave one hanging).
-    pub(super) fn fail_all_requests(&mut self, message: &str, data: Value, reason: FailReason) {
-        for request in self.requests.drain() {
-            self.metrics.request_failed(request.method, reason);
-            if let Some(mut stream) = request.stream {
-                let frame = Frame::error_response(
-                    request.client_id,
-                    SERVER_ERROR,
-                    message,
-                    Some(data.clone()),
-                );
-                let _ = stream.offer(frame.to_bytes(), crate::stream::StreamEnd::Error);
-            }
+    /// Asks the current child's actor to kill its process group (a hung child).
+    pub(super) fn kill_child(&self) {
+        if let Some(child) = &self.child {
+            let _ = child.actor.cast(ChildMsg::Kill);
         }
     }
 
@@ -115,14 +121,20 @@ impl SessionState {
         let Some(child) = &self.child else {
             return false;
         };
-        let Some(permit) = child.stdin.try_reserve() else {
-            tracing::warn!(parent: &self.span, pid = child.pid, queued = child.stdin.depth(), "the MCP server is not reading its stdin; message refused");
-            self.metrics.limit_hit(Limit::StdinQueue);
-            return false;
-        };
         let line = frame.to_line();
-        self.metrics
-            .message(Direction::ClientToChild, frame.kind(), line.len());
-        child.actor.cast(ChildMsg::Write(line, permit)).is_ok()
+        let len = line.len();
+        match child.stdin.push(line) {
+            Ok(()) => {
+                self.metrics
+                    .message(Direction::ClientToChild, frame.kind(), len);
+                true
+            }
+            Err(StdinRefused::Full) => {
+                tracing::warn!(parent: &self.span, pid = child.pid, "the MCP server is not reading its stdin; message refused");
+                self.metrics.limit_hit(Limit::StdinQueue);
+                false
+            }
+            Err(StdinRefused::Closed) => false,
+        }
     }
 }

@@ -1,16 +1,18 @@
 //! The session's handlers for what the child sends: answers to client requests, requests to
 //! the client (sampling, elicitation, roots, ping, custom) and notifications, each delivered on
-//! exactly one client stream.
+//! exactly one client stream; and lines the proxy could not read.
 
 use bytes::Bytes;
 use ractor::ActorRef;
 use serde_json::{Value, json};
 
+use super::failure::ProxyError;
 use super::inflight::proxy_number;
 use super::route::{Destination, RouteContext, route_notification, route_request};
-use super::{BACKLOG_MAX_AGE, Phase, SessionMsg, SessionState};
+use super::{Phase, SessionMsg, SessionState};
 use crate::frame::{Frame, FrameKind, SERVER_ERROR};
 use crate::metrics::{Direction, FailReason};
+use crate::protocol::{CloseReason, LineProblem};
 use crate::stream::{StreamDetached, StreamEnd};
 
 impl SessionState {
@@ -25,12 +27,15 @@ impl SessionState {
                 if self.consume_replay_answer(myself, proxy_id, &frame) {
                     return;
                 }
-                if self.phase == Phase::Initializing(proxy_id) {
-                    self.on_initialize_answer(myself, &frame);
-                }
+                let accepted = frame.kind() == FrameKind::Response;
+                let initialize =
+                    (self.phase == Phase::Initializing(proxy_id)).then(|| frame.result().cloned());
+                let delivered = self.answer(proxy_id, frame);
                 self.handshake
-                    .observe_answer(proxy_id, frame.kind() == FrameKind::Response);
-                self.answer(proxy_id, frame);
+                    .observe_answer(proxy_id, accepted && delivered);
+                if let Some(result) = initialize {
+                    self.on_initialize_answer(myself, result, delivered);
+                }
             }
             FrameKind::Request => {
                 let outbound_id = self.server_requests.begin(&mut frame, self.generation);
@@ -57,23 +62,57 @@ impl SessionState {
         }
     }
 
-    /// The child answered the client's `initialize`.
-    fn on_initialize_answer(&mut self, myself: &ActorRef<SessionMsg>, frame: &Frame) {
-        if frame.kind() == FrameKind::Response {
-            let version = frame
-                .result()
-                .and_then(|result| result.get("protocolVersion"))
-                .and_then(Value::as_str)
-                .unwrap_or("unknown");
-            tracing::info!(parent: &self.span, protocol_version = version, "session ready");
-            self.handshake.observe_initialize_result(frame.result());
-            self.phase = Phase::Ready;
-            if let Some(interval) = self.config.ping_interval {
-                self.after(myself, interval, || SessionMsg::Ping);
+    /// The child answered the client's `initialize` (`result` is `None` for an error), and
+    /// the answer was `delivered` to the client or not.
+    fn on_initialize_answer(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        result: Option<Value>,
+        delivered: bool,
+    ) {
+        let Some(result) = result else {
+            tracing::warn!(parent: &self.span, "the MCP server refused initialize; ending the session");
+            self.close(myself, CloseReason::InitFailed);
+            return;
+        };
+        if !delivered {
+            tracing::info!(parent: &self.span, "the client went away before the answer to initialize; ending the session and stopping its MCP server");
+            self.close(myself, CloseReason::Abandoned);
+            return;
+        }
+        let version = result
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown");
+        tracing::info!(parent: &self.span, protocol_version = version, "session ready");
+        self.handshake.observe_initialize_result(Some(&result));
+        self.phase = Phase::Ready;
+        if let Some(interval) = self.config.ping_interval {
+            self.after(myself, interval, || {
+                SessionMsg::Timer(crate::protocol::SessionTimer::Ping)
+            });
+        }
+    }
+
+    /// A line of the child's output could not be used: fail the request it answered, if its
+    /// id could be recovered, so that request does not wait forever.
+    pub(super) fn on_unreadable_line(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        id: Option<Value>,
+        problem: &LineProblem,
+    ) {
+        let Some(proxy_id) = id.as_ref().and_then(Value::as_u64) else {
+            tracing::warn!(parent: &self.span, %problem, "no request could be matched to the unreadable line");
+            return;
+        };
+        let error = ProxyError::new(SERVER_ERROR, problem.to_string(), FailReason::Unreadable)
+            .with_data(json!({ "reason": "unreadable answer" }));
+        if self.fail_in_flight(proxy_id, &error) {
+            tracing::warn!(parent: &self.span, proxy_id, %problem, "failed the request whose answer could not be read");
+            if self.phase == Phase::Initializing(proxy_id) {
+                self.close(myself, CloseReason::InitFailed);
             }
-        } else {
-            tracing::warn!(parent: &self.span, error = ?frame.error(), "the MCP server refused initialize; ending the session");
-            myself.stop(Some("init_failed".into()));
         }
     }
 
@@ -95,11 +134,12 @@ impl SessionState {
         true
     }
 
-    /// Delivers the answer to client request `proxy_id`, restoring the client's id.
-    pub(super) fn answer(&mut self, proxy_id: u64, mut frame: Frame) {
+    /// Delivers the child's answer to client request `proxy_id`, restoring the client's id.
+    /// Returns whether the client's stream took it.
+    pub(super) fn answer(&mut self, proxy_id: u64, mut frame: Frame) -> bool {
         let Some(request) = self.requests.finish(proxy_id) else {
             tracing::debug!(parent: &self.span, proxy_id, "answer to a request that is no longer in flight (cancelled or failed); dropped");
-            return;
+            return false;
         };
         let end = if frame.kind() == FrameKind::Error {
             StreamEnd::Error
@@ -116,59 +156,25 @@ impl SessionState {
         let payload = frame.to_bytes();
         self.metrics
             .message(Direction::ChildToClient, frame.kind(), payload.len());
-        match request.stream {
-            Some(mut stream) => {
-                let stream_id = stream.id;
-                let offered = stream.offer(payload.clone(), end);
-                if offered.is_err() {
-                    // Kept for a client that resumes this stream with `Last-Event-ID`.
-                    stream.keep_for_resume(payload, end);
-                }
-                if offered.is_err() || stream.was_streamed() {
-                    // An SSE client may still resume it to get an answer it missed.
-                    self.resumable.keep(stream);
-                }
-                if let Err(why) = offered {
-                    tracing::warn!(parent: &self.span, stream = stream_id, ?why, "the client's stream was gone when its answer arrived; kept for a resume with Last-Event-ID");
-                }
-            }
-            None => {
-                tracing::warn!(parent: &self.span, proxy_id, "the client's stream was detached before its answer arrived; answer dropped")
-            }
-        }
-    }
-
-    /// Answers client request `proxy_id` with an error made by the proxy.
-    pub(super) fn answer_with_error(
-        &mut self,
-        proxy_id: u64,
-        code: i64,
-        message: &str,
-        data: Option<Value>,
-    ) {
-        self.answer(
-            proxy_id,
-            Frame::error_response(Value::Null, code, message, data),
-        );
-    }
-
-    /// Fails client request `proxy_id` with an error made by the proxy, counted as `reason`.
-    pub(super) fn fail_request(
-        &mut self,
-        proxy_id: u64,
-        code: i64,
-        message: &str,
-        reason: FailReason,
-    ) {
-        let method = self.requests.method_of(proxy_id);
-        self.metrics.request_failed(method, reason);
-        let Some(request) = self.requests.finish(proxy_id) else {
-            return;
+        let Some(mut stream) = request.stream else {
+            tracing::warn!(parent: &self.span, proxy_id, "the client's stream was detached before its answer arrived; answer dropped");
+            return false;
         };
-        if let Some(mut stream) = request.stream {
-            let frame = Frame::error_response(request.client_id, code, message, None);
-            let _ = stream.offer(frame.to_bytes(), StreamEnd::Error);
+        let stream_id = stream.id;
+        let offered = stream.offer(payload.clone(), end);
+        if offered.is_err() {
+            // Kept for a client that resumes this stream with `Last-Event-ID`.
+            stream.keep_for_resume(payload, end);
         }
+        if offered.is_err() || stream.was_streamed() {
+            // An SSE client may still resume it to get an answer it missed.
+            self.resumable.keep(stream);
+        }
+        if let Err(why) = offered {
+            tracing::warn!(parent: &self.span, stream = stream_id, ?why, "the client's stream was gone when its answer arrived; kept for a resume with Last-Event-ID");
+            return false;
+        }
+        true
     }
 
     /// What routing needs to know now.
@@ -177,8 +183,15 @@ impl SessionState {
             related,
             sole: self.requests.sole(),
             newest: self.requests.newest_attached(),
-            standalone: self.standalone.is_some(),
+            standalone: self.standalone_attached(),
         }
+    }
+
+    /// Whether the GET stream is open and its client reading.
+    pub(super) fn standalone_attached(&self) -> bool {
+        self.standalone
+            .as_ref()
+            .is_some_and(|stream| stream.is_attached())
     }
 
     /// Puts a child message on one stream, falling back to the GET stream and then the backlog
@@ -240,36 +253,15 @@ impl SessionState {
 
     /// Where a message goes when its stream is gone.
     fn fallback(&self) -> Destination {
-        if self.standalone.is_some() {
+        if self.standalone_attached() {
             Destination::Standalone
         } else {
             Destination::Backlog
         }
     }
 
-    /// Housekeeping: messages parked too long are dropped; parked requests are answered to the
-    /// child with an error so it never waits forever.
-    pub(super) fn on_tick(&mut self, myself: &ActorRef<SessionMsg>) {
-        self.tick_scheduled = false;
-        for parked in self.backlog.expire(BACKLOG_MAX_AGE) {
-            tracing::warn!(parent: &self.span, "no client stream opened in time for a message of the MCP server; dropped (clients should open the GET stream)");
-            self.expire_server_request(parked.server_request);
-        }
-        self.expire_queue(false);
-        self.expire_requests();
-        self.resumable.expire();
-        let timing_requests = self.config.request_timeout.is_some() && !self.requests.is_empty();
-        if !self.backlog.is_empty()
-            || self.has_queue()
-            || timing_requests
-            || !self.resumable.is_empty()
-        {
-            self.schedule_tick(myself);
-        }
-    }
-
     /// Answers the child's request `outbound_id` with an error: no client could take it.
-    fn expire_server_request(&mut self, outbound_id: Option<u64>) {
+    pub(super) fn expire_server_request(&mut self, outbound_id: Option<u64>) {
         let Some(request) = outbound_id.and_then(|id| self.server_requests.finish(id)) else {
             return;
         };
@@ -293,7 +285,7 @@ impl SessionState {
                 Some(json!({ "requestId": outbound_id, "reason": reason })),
             );
             let payload = notice.to_bytes();
-            let stream = match (self.standalone.is_some(), self.requests.newest_attached()) {
+            let stream = match (self.standalone_attached(), self.requests.newest_attached()) {
                 (true, _) => self.standalone.as_mut(),
                 (false, Some(proxy_id)) => self.requests.stream_of(proxy_id),
                 (false, None) => None,

@@ -4,10 +4,12 @@
 use ractor::ActorRef;
 use serde_json::{Value, json};
 
+use super::failure::ProxyError;
 use super::inflight::proxy_number;
 use super::{Phase, SessionMsg, SessionState};
 use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
-use crate::metrics::{FailReason, Limit, method_label};
+use crate::metrics::{FailReason, Limit};
+use crate::protocol::CloseReason;
 use crate::stream::{EventId, StreamEnd, StreamEvent, StreamSender};
 use tokio::sync::mpsc;
 
@@ -17,35 +19,27 @@ impl SessionState {
         &mut self,
         myself: &ActorRef<SessionMsg>,
         mut frame: Frame,
-        mut stream: StreamSender,
+        stream: StreamSender,
     ) {
         if self.phase == Phase::AwaitingInitialize {
             if frame.method() != Some("initialize") {
-                let message = "the session is not initialized yet";
-                reject(
-                    &frame,
-                    &mut stream,
+                let error = ProxyError::new(
                     INVALID_REQUEST,
-                    message,
-                    None,
-                    StreamEnd::Error,
+                    "the session is not initialized yet",
+                    FailReason::Limit,
                 );
+                self.fail_unforwarded(&frame, stream, &error);
                 return;
             }
             if let Err(cause) = self.start_child(myself).await {
                 let command = self.config.command.display();
                 tracing::error!(parent: &self.span, %command, %cause, "cannot start the MCP server; check the command after `--`");
                 let message = format!("cannot start MCP server `{command}`: {cause}");
-                let data = json!({ "command": command, "cause": cause });
-                reject(
-                    &frame,
-                    &mut stream,
-                    SERVER_ERROR,
-                    &message,
-                    Some(data),
-                    StreamEnd::Error,
-                );
-                myself.stop(Some("spawn_failed".into()));
+                let data = json!({ "command": command, "cause": cause.to_string() });
+                let error =
+                    ProxyError::new(SERVER_ERROR, message, FailReason::ChildExited).with_data(data);
+                self.fail_unforwarded(&frame, stream, &error);
+                self.close(myself, CloseReason::SpawnFailed);
                 return;
             }
             self.handshake.observe_initialize(&frame);
@@ -61,12 +55,13 @@ impl SessionState {
             return;
         }
         if self.draining {
-            refuse(
-                &frame,
-                &mut stream,
-                503,
+            let error = ProxyError::new(
+                SERVER_ERROR,
                 "the proxy is shutting down; retry on a new session",
-            );
+                FailReason::Shutdown,
+            )
+            .refused(503);
+            self.fail_unforwarded(&frame, stream, &error);
         } else if self.requests.len() + self.held() >= self.config.max_inflight {
             tracing::warn!(parent: &self.span, limit = self.config.max_inflight, "request refused: too many requests in flight for this session (--max-inflight)");
             self.metrics.limit_hit(Limit::MaxInflight);
@@ -74,9 +69,8 @@ impl SessionState {
                 "too many requests in flight for this session (--max-inflight {})",
                 self.config.max_inflight
             );
-            self.metrics
-                .request_failed(method_label(frame.method()), FailReason::Limit);
-            refuse(&frame, &mut stream, 429, &message);
+            let error = ProxyError::new(SERVER_ERROR, message, FailReason::Limit).refused(429);
+            self.fail_unforwarded(&frame, stream, &error);
         } else if self.is_restarting() {
             self.hold(frame, Some(stream));
         } else {
@@ -96,12 +90,12 @@ impl SessionState {
             .request_started(self.requests.method_of(proxy_id));
         self.handshake.observe_forwarded(proxy_id, &frame);
         if !self.write_to_child(&frame) {
-            self.fail_request(
-                proxy_id,
+            let error = ProxyError::new(
                 SERVER_ERROR,
                 "the MCP server is not running or not reading its input",
                 FailReason::Limit,
             );
+            self.fail_in_flight(proxy_id, &error);
         } else if self.config.request_timeout.is_some() {
             self.schedule_tick(myself);
         }
@@ -156,7 +150,10 @@ impl SessionState {
             return false;
         };
         params.insert("requestId".into(), Value::from(proxy_id));
+        // The client gave up on it: its stream ends without an answer, and whatever it
+        // declared is not replayed.
         self.requests.finish(proxy_id);
+        self.handshake.forget(proxy_id);
         true
     }
 
@@ -204,31 +201,4 @@ impl SessionState {
             }
         }
     }
-}
-
-/// Answers a request the proxy will not forward, with an HTTP status and a JSON-RPC error.
-fn refuse(frame: &Frame, stream: &mut StreamSender, status: u16, message: &str) {
-    reject(
-        frame,
-        stream,
-        SERVER_ERROR,
-        message,
-        None,
-        StreamEnd::Refused(status),
-    );
-}
-
-/// Answers a client request that never reached the child with an error made by the proxy,
-/// under the client's own id.
-pub(super) fn reject(
-    request: &Frame,
-    stream: &mut StreamSender,
-    code: i64,
-    message: &str,
-    data: Option<Value>,
-    end: StreamEnd,
-) {
-    let id = request.id().cloned().unwrap_or(Value::Null);
-    let answer = Frame::error_response(id, code, message, data);
-    let _ = stream.offer(answer.to_bytes(), end);
 }

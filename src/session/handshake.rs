@@ -65,7 +65,8 @@ impl HandshakeRecord {
         }
     }
 
-    /// The server answered `proxy_id`: a successful answer commits its declaration.
+    /// The server answered `proxy_id`: a successful answer the client received commits its
+    /// declaration (`accepted` is false for an error, or an answer nobody received).
     pub fn observe_answer(&mut self, proxy_id: u64, accepted: bool) {
         let Some(declaration) = self.pending.remove(&proxy_id) else {
             return;
@@ -83,6 +84,12 @@ impl HandshakeRecord {
                 self.subscriptions.retain(|(known, _)| *known != uri);
             }
         }
+    }
+
+    /// Forgets the declaration of a request that ended without a delivered answer (cancelled,
+    /// timed out, failed): the client was told it did not happen, so it is never replayed.
+    pub fn forget(&mut self, proxy_id: u64) {
+        self.pending.remove(&proxy_id);
     }
 
     /// Forgets declarations that will never be answered (their child died).

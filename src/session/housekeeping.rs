@@ -1,12 +1,13 @@
 //! The session's housekeeping: timers (kept so they die with the session), the periodic tick,
-//! idle expiry, ending a drained session, and publishing its state for metrics.
+//! idle expiry, and publishing its state for metrics.
 
 use std::time::Duration;
 
 use ractor::ActorRef;
 
-use super::{Phase, SessionMsg, SessionState};
-use crate::index::SessionPhase;
+use super::{BACKLOG_MAX_AGE, Phase, SessionMsg, SessionState};
+use crate::protocol::{CloseReason, SessionTimer};
+use crate::session_stats::SessionPhase;
 
 impl SessionState {
     /// Publishes the session's state for metrics and `/sessions`.
@@ -17,38 +18,26 @@ impl SessionState {
             Phase::Ready => SessionPhase::Ready,
             Phase::Restarting | Phase::Replaying(_) => SessionPhase::Restarting,
         };
-        let standalone_open = self
-            .standalone
-            .as_ref()
-            .is_some_and(|stream| stream.is_attached());
-        self.stats
-            .publish(phase, self.requests.len() + self.held(), standalone_open);
+        self.stats.publish(
+            phase,
+            self.requests.len() + self.held(),
+            self.standalone_attached(),
+        );
     }
 
-    /// While draining, ends the session once nothing is in flight.
-    pub(super) fn stop_if_drained(&self, myself: &ActorRef<SessionMsg>) {
-        if self.draining && self.requests.is_empty() && !self.has_queue() {
-            myself.stop(Some("shutdown".into()));
-        }
-    }
-
-    /// Ends the session if nothing happened in it for `--session-idle-timeout`.
+    /// Ends the session if its client sent nothing for `--session-idle-timeout`.
     pub(super) fn on_idle_check(&mut self, myself: &ActorRef<SessionMsg>) {
         let Some(timeout) = self.config.idle_timeout else {
             return;
         };
-        let stream_open = self
-            .standalone
-            .as_ref()
-            .is_some_and(|stream| stream.is_attached());
         let busy = !self.requests.is_empty()
             || self.has_queue()
-            || stream_open
+            || self.standalone_attached()
             || matches!(self.phase, Phase::Restarting | Phase::Replaying(_));
-        let idle_for = self.last_activity.elapsed();
+        let idle_for = self.last_client_activity.elapsed();
         if !busy && idle_for >= timeout {
             tracing::info!(parent: &self.span, idle_s = idle_for.as_secs(), "session idle for --session-idle-timeout; closing it and stopping its MCP server");
-            myself.stop(Some("idle".into()));
+            self.close(myself, CloseReason::Idle);
             return;
         }
         let next = if busy {
@@ -57,7 +46,7 @@ impl SessionState {
             timeout.saturating_sub(idle_for)
         };
         self.after(myself, next.max(Duration::from_millis(10)), || {
-            SessionMsg::IdleCheck
+            SessionMsg::Timer(SessionTimer::IdleCheck)
         });
     }
 
@@ -83,7 +72,28 @@ impl SessionState {
                 .map_or(Duration::from_secs(1), |timeout| {
                     (timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
                 });
-            self.after(myself, period, || SessionMsg::Tick);
+            self.after(myself, period, || SessionMsg::Timer(SessionTimer::Tick));
+        }
+    }
+
+    /// Housekeeping: messages parked too long are dropped; parked requests are answered to the
+    /// child with an error so it never waits forever.
+    pub(super) fn on_tick(&mut self, myself: &ActorRef<SessionMsg>) {
+        self.tick_scheduled = false;
+        for parked in self.backlog.expire(BACKLOG_MAX_AGE) {
+            tracing::warn!(parent: &self.span, "no client stream opened in time for a message of the MCP server; dropped (clients should open the GET stream)");
+            self.expire_server_request(parked.server_request);
+        }
+        self.expire_queue(false);
+        self.expire_requests();
+        self.resumable.expire();
+        let timing_requests = self.config.request_timeout.is_some() && !self.requests.is_empty();
+        if !self.backlog.is_empty()
+            || self.has_queue()
+            || timing_requests
+            || !self.resumable.is_empty()
+        {
+            self.schedule_tick(myself);
         }
     }
 }

@@ -9,14 +9,15 @@ use ractor::ActorRef;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::from_client::reject;
+use super::failure::ProxyError;
 use super::handshake::negotiated_version;
 use super::{Phase, SessionMsg, SessionState};
 use crate::backoff::{RestartDecision, random_jitter};
 use crate::frame::{Frame, FrameKind, IdKey, SERVER_ERROR};
-use crate::metrics::{FailReason, Limit, method_label};
-use crate::process::{ExitReport, kill_group};
-use crate::stream::{StreamEnd, StreamSender};
+use crate::metrics::{FailReason, Limit};
+use crate::process::ExitReport;
+use crate::protocol::{CloseReason, SessionTimer};
+use crate::stream::StreamSender;
 
 /// JSON-RPC code of a request the proxy timed out (the MCP SDKs' "request timeout").
 pub const REQUEST_TIMEOUT: i64 = -32001;
@@ -56,13 +57,15 @@ impl SessionState {
         self.handshake.forget_pending();
         self.cancel_server_requests("MCP server process exited");
         let data = json!({ "exit": report.to_json(), "generation": self.generation });
-        self.fail_all_requests(
-            &format!("MCP server process exited ({report})"),
-            data,
+        let error = ProxyError::new(
+            SERVER_ERROR,
+            format!("MCP server process exited ({report})"),
             FailReason::ChildExited,
-        );
+        )
+        .with_data(data);
+        self.fail_all_in_flight(&error);
         if self.draining {
-            myself.stop(Some("shutdown".into()));
+            self.close(myself, CloseReason::Shutdown);
             return;
         }
         self.schedule_restart_or_give_up(myself, &report.to_string());
@@ -74,13 +77,13 @@ impl SessionState {
             RestartDecision::RestartAfter(delay) => {
                 self.phase = Phase::Restarting;
                 tracing::warn!(parent: &self.span, generation = self.generation, %cause, backoff_ms = delay.as_millis() as u64, "restarting the MCP server after backoff");
-                self.after(myself, delay, || SessionMsg::Respawn);
+                self.after(myself, delay, || SessionMsg::Timer(SessionTimer::Respawn));
                 self.schedule_tick(myself);
             }
             RestartDecision::GiveUp => {
                 let policy = self.config.restart;
                 tracing::error!(parent: &self.span, %cause, max_restarts = policy.max_restarts, window_s = policy.window.as_secs_f64(), "MCP server keeps failing: restart limit reached, ending the session (the client's next request gets 404 and re-initializes); check the server's stderr above");
-                myself.stop(Some("restart_limit".into()));
+                self.close(myself, CloseReason::RestartLimit);
             }
         }
     }
@@ -92,7 +95,7 @@ impl SessionState {
         }
         if let Err(cause) = self.start_child(myself).await {
             tracing::error!(parent: &self.span, %cause, "cannot restart the MCP server");
-            self.schedule_restart_or_give_up(myself, &cause);
+            self.schedule_restart_or_give_up(myself, &cause.to_string());
             return;
         }
         self.restarts.child_started();
@@ -104,7 +107,7 @@ impl SessionState {
         self.write_to_child(&initialize);
         let generation = self.generation;
         self.after(myself, self.replay_deadline(), move || {
-            SessionMsg::ReplayDeadline { generation }
+            SessionMsg::Timer(SessionTimer::ReplayDeadline { generation })
         });
     }
 
@@ -125,8 +128,8 @@ impl SessionState {
         }
         if let Some(child) = &self.child {
             tracing::error!(parent: &self.span, pid = child.pid, generation, timeout_ms = self.replay_deadline().as_millis() as u64, "the restarted MCP server did not answer the replayed initialize in time; killing it");
-            kill_group(child.pid);
         }
+        self.kill_child();
     }
 
     /// Consumes the child's answer to a replayed request; returns whether it was one.
@@ -157,13 +160,13 @@ impl SessionState {
     fn on_replayed_initialize(&mut self, myself: &ActorRef<SessionMsg>, frame: &Frame) {
         if frame.kind() == FrameKind::Error {
             tracing::error!(parent: &self.span, error = ?frame.error(), "the restarted MCP server refused the replayed initialize; ending the session");
-            myself.stop(Some("rehandshake_failed".into()));
+            self.close(myself, CloseReason::RehandshakeFailed);
             return;
         }
         let version = negotiated_version(frame.result());
         if version.as_deref() != self.handshake.protocol_version() {
             tracing::error!(parent: &self.span, before = ?self.handshake.protocol_version(), after = ?version, "the restarted MCP server negotiated a different protocol version; ending the session so the client re-initializes");
-            myself.stop(Some("protocol_changed".into()));
+            self.close(myself, CloseReason::ProtocolChanged);
             return;
         }
         let requests = &mut self.requests;
@@ -198,18 +201,13 @@ impl SessionState {
         if self.restart.queue.len() >= self.config.restart_queue_limit {
             tracing::warn!(parent: &self.span, limit = self.config.restart_queue_limit, "too many requests waiting for the restarting MCP server; refusing one");
             self.metrics.limit_hit(Limit::RestartQueue);
-            if let Some(mut stream) = stream {
-                self.metrics
-                    .request_failed(method_label(frame.method()), FailReason::Limit);
-                let message = "the MCP server is restarting and too many requests are waiting";
-                reject(
-                    &frame,
-                    &mut stream,
+            if let Some(stream) = stream {
+                let error = ProxyError::new(
                     SERVER_ERROR,
-                    message,
-                    None,
-                    StreamEnd::Error,
+                    "the MCP server is restarting and too many requests are waiting",
+                    FailReason::Limit,
                 );
+                self.fail_unforwarded(&frame, stream, &error);
             }
             return;
         }
@@ -243,11 +241,15 @@ impl SessionState {
             Some(limit) => limit.min(self.config.restart_queue_timeout),
             None => self.config.restart_queue_timeout,
         };
-        let message = if everything {
-            "the MCP session was closed while its server was restarting"
-        } else {
-            "the MCP server did not come back in time after a crash"
-        };
+        let error = ProxyError::new(
+            SERVER_ERROR,
+            if everything {
+                "the MCP session was closed while its server was restarting"
+            } else {
+                "the MCP server did not come back in time after a crash"
+            },
+            FailReason::SessionClosed,
+        );
         while let Some(front) = self.restart.queue.front() {
             if !everything && front.since.elapsed() < timeout {
                 break;
@@ -255,17 +257,8 @@ impl SessionState {
             let Some(item) = self.restart.queue.pop_front() else {
                 break;
             };
-            if let Some(mut stream) = item.stream {
-                self.metrics
-                    .request_failed(method_label(item.frame.method()), FailReason::SessionClosed);
-                reject(
-                    &item.frame,
-                    &mut stream,
-                    SERVER_ERROR,
-                    message,
-                    None,
-                    StreamEnd::Error,
-                );
+            if let Some(stream) = item.stream {
+                self.fail_unforwarded(&item.frame, stream, &error);
             }
         }
     }
@@ -286,7 +279,7 @@ impl SessionState {
         let Some(interval) = self.config.ping_interval else {
             return;
         };
-        self.after(myself, interval, || SessionMsg::Ping);
+        self.after(myself, interval, || SessionMsg::Timer(SessionTimer::Ping));
         if self.phase != Phase::Ready || self.restart.ping_outstanding.is_some() {
             return;
         }
@@ -295,10 +288,10 @@ impl SessionState {
         self.write_to_child(&Frame::request(Value::from(proxy_id), "ping", None));
         let generation = self.generation;
         self.after(myself, self.config.ping_timeout, move || {
-            SessionMsg::PingDeadline {
+            SessionMsg::Timer(SessionTimer::PingDeadline {
                 proxy_id,
                 generation,
-            }
+            })
         });
     }
 
@@ -310,8 +303,8 @@ impl SessionState {
         self.restart.ping_outstanding = None;
         if let Some(child) = &self.child {
             tracing::error!(parent: &self.span, pid = child.pid, timeout_ms = self.config.ping_timeout.as_millis() as u64, "MCP server did not answer ping in time; killing it (it will be restarted)");
-            kill_group(child.pid);
         }
+        self.kill_child();
     }
 
     /// Answers requests that exceeded `--request-timeout` and cancels them at the child.
@@ -325,7 +318,10 @@ impl SessionState {
                 timeout.as_millis()
             );
             tracing::warn!(parent: &self.span, proxy_id, "{message}; cancelling it at the MCP server");
-            self.fail_request(proxy_id, REQUEST_TIMEOUT, &message, FailReason::Timeout);
+            self.fail_in_flight(
+                proxy_id,
+                &ProxyError::new(REQUEST_TIMEOUT, message, FailReason::Timeout),
+            );
             let cancel = Frame::notification(
                 "notifications/cancelled",
                 Some(json!({ "requestId": proxy_id, "reason": "request timed out" })),
