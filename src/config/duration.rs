@@ -28,8 +28,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     };
     if duration > MAX_DURATION {
         return Err(format!(
-            "{text:?} is longer than the {} limit on durations",
-            humantime::format_duration(MAX_DURATION)
+            "{text:?} is longer than the 7-day limit on durations (7d, {} seconds)",
+            MAX_DURATION.as_secs()
         ));
     }
     Ok(duration)
