@@ -72,7 +72,7 @@ fn endpoint_must_be_absolute() {
 }
 
 #[test]
-fn byte_budgets_come_from_flags_and_environment() {
+fn byte_budgets_come_from_their_flags() {
     let cli = Cli::try_parse_from([
         "hyper-mcp-proxy",
         "--max-session-buffer-bytes",
