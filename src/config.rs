@@ -11,6 +11,12 @@ use clap::Parser;
 
 use crate::backoff::RestartPolicy;
 
+mod checks;
+mod duration;
+
+pub use checks::ConfigError;
+pub use duration::{MAX_DURATION, parse_duration};
+
 /// `hyper-mcp-proxy [OPTIONS] [-- <COMMAND> [ARGS...]]`
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -48,12 +54,27 @@ pub struct Cli {
     pub endpoint: String,
 
     /// Largest accepted HTTP request body, in bytes (larger bodies get 413).
-    #[arg(long, env = "HYPER_MCP_PROXY_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    /// At most --max-session-buffer-bytes.
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_BODY_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
     /// Largest line the child may write to stdout, in bytes (longer lines are dropped and logged).
-    #[arg(long, env = "HYPER_MCP_PROXY_MAX_MESSAGE_BYTES", default_value_t = 64 * 1024 * 1024)]
+    /// At most --max-session-buffer-bytes.
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_MESSAGE_BYTES", default_value_t = 16 * 1024 * 1024)]
     pub max_message_bytes: usize,
+
+    /// Most bytes of message data one session may hold queued in each direction (client to
+    /// server and server to client counted separately). At most --max-buffer-bytes.
+    #[arg(
+        long,
+        env = "HYPER_MCP_PROXY_MAX_SESSION_BUFFER_BYTES",
+        default_value_t = 64 * 1024 * 1024
+    )]
+    pub max_session_buffer_bytes: usize,
+
+    /// Most bytes of message data all sessions together may hold queued in each direction.
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_BUFFER_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub max_buffer_bytes: usize,
 
     /// Extra allowed `Origin` values (e.g. https://app.example.com), or `*` for any.
     /// Localhost origins are always allowed.
@@ -72,7 +93,7 @@ pub struct Cli {
     )]
     pub allow_host: Vec<String>,
 
-    /// Seconds between SSE keep-alive comments on idle streams (0 disables).
+    /// Seconds between SSE keep-alive comments on idle streams (0 disables; at most 7 days).
     #[arg(long, env = "HYPER_MCP_PROXY_SSE_KEEPALIVE", default_value_t = 15)]
     pub sse_keepalive: u64,
 
@@ -204,6 +225,12 @@ pub struct SessionConfig {
     pub mailbox_capacity: usize,
     /// Most frames waiting to be written to a child's stdin.
     pub stdin_queue_capacity: usize,
+    /// Most bytes of message data this session may hold queued, per direction
+    /// (`--max-session-buffer-bytes`).
+    pub session_buffer_bytes: usize,
+    /// Most bytes of message data all sessions may hold queued, per direction
+    /// (`--max-buffer-bytes`); the router builds the one shared budget from it.
+    pub global_buffer_bytes: usize,
     /// Longest a request may wait for a restarting child.
     pub restart_queue_timeout: Duration,
 }
@@ -231,41 +258,10 @@ pub struct Config {
     pub session: Arc<SessionConfig>,
 }
 
-/// A configuration the proxy refuses to start with.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The endpoint is not an absolute path.
-    #[error("--endpoint must start with '/', got {0:?}")]
-    Endpoint(String),
-    /// The path of this executable, needed for the built-in demo server, is unknown.
-    #[error("cannot find this executable to run the built-in demo server: {0}")]
-    CurrentExe(std::io::Error),
-    /// A limit was set to zero.
-    #[error("{0} must be greater than zero")]
-    Zero(&'static str),
-}
-
 impl Cli {
     /// Checks the flags and resolves the command (the built-in demo server when none is given).
     pub fn into_config(self) -> Result<Config, ConfigError> {
-        if !self.endpoint.starts_with('/') {
-            return Err(ConfigError::Endpoint(self.endpoint));
-        }
-        if self.max_body_bytes == 0 {
-            return Err(ConfigError::Zero("--max-body-bytes"));
-        }
-        if self.max_message_bytes == 0 {
-            return Err(ConfigError::Zero("--max-message-bytes"));
-        }
-        if self.max_sessions == 0 {
-            return Err(ConfigError::Zero("--max-sessions"));
-        }
-        if self.max_inflight == 0 {
-            return Err(ConfigError::Zero("--max-inflight"));
-        }
-        if self.worker_threads == 0 {
-            return Err(ConfigError::Zero("--worker-threads"));
-        }
+        checks::check(&self)?;
         let command = match self.command.split_first() {
             Some((program, args)) => CommandSpec {
                 program: PathBuf::from(program),
@@ -295,7 +291,7 @@ impl Cli {
                     max_restarts: self.max_restarts,
                     window: self.restart_window,
                     backoff_min: self.restart_backoff_min,
-                    backoff_max: self.restart_backoff_max.max(self.restart_backoff_min),
+                    backoff_max: self.restart_backoff_max,
                 },
                 ping_interval: nonzero(self.ping_interval),
                 ping_timeout: self.ping_timeout,
@@ -303,8 +299,10 @@ impl Cli {
                 restart_queue_limit: self.max_inflight,
                 max_inflight: self.max_inflight,
                 idle_timeout: nonzero(self.session_idle_timeout),
-                mailbox_capacity: self.max_inflight + 1024,
+                mailbox_capacity: self.max_inflight.saturating_add(1024),
                 stdin_queue_capacity: 4096,
+                session_buffer_bytes: self.max_session_buffer_bytes,
+                global_buffer_bytes: self.max_buffer_bytes,
                 restart_queue_timeout: self.restart_backoff_max.max(Duration::from_secs(30)),
             }),
         })
@@ -315,111 +313,8 @@ fn nonzero(duration: Duration) -> Option<Duration> {
     (!duration.is_zero()).then_some(duration)
 }
 
-/// Parses a duration flag: `250ms`, `10s`, `5m`, `1h`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration (try 250ms, 10s, 5m, 1h)"))?;
-    let seconds = match unit.trim() {
-        "" | "s" => value,
-        "ms" => value / 1000.0,
-        "m" | "min" => value * 60.0,
-        "h" => value * 3600.0,
-        other => {
-            return Err(format!(
-                "unknown duration unit {other:?} (use ms, s, m or h)"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|err| format!("{text:?}: {err}"))
-}
-
 /// First argument that makes this binary act as the built-in demo stdio MCP server.
 pub const DEMO_SERVER_SUBCOMMAND: &str = "demo-server";
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn defaults_match_the_reference_cli() {
-        let cli = Cli::try_parse_from(["hyper-mcp-proxy"]).unwrap();
-        assert_eq!(cli.host, "127.0.0.1");
-        assert_eq!(cli.port, 8080);
-        assert_eq!(cli.endpoint, "/mcp");
-        assert_eq!(cli.max_body_bytes, 67_108_864);
-        let config = cli.into_config().unwrap();
-        assert_eq!(config.session.command.args, vec!["demo-server".to_string()]);
-    }
-
-    #[test]
-    fn command_after_double_dash_is_taken_verbatim() {
-        let cli = Cli::try_parse_from([
-            "hyper-mcp-proxy",
-            "-H",
-            "0.0.0.0",
-            "-p",
-            "3000",
-            "-e",
-            "/v1/mcp",
-            "--",
-            "my-server",
-            "--flag",
-            "value",
-        ])
-        .unwrap();
-        let config = cli.into_config().unwrap();
-        assert_eq!(config.endpoint, "/v1/mcp");
-        assert_eq!(config.session.command.program, PathBuf::from("my-server"));
-        assert_eq!(config.session.command.args, vec!["--flag", "value"]);
-        assert_eq!(config.session.command.display(), "my-server --flag value");
-    }
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
-        assert_eq!(parse_duration("30"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("10 parsecs").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    #[test]
-    fn restart_flags_have_the_documented_defaults() {
-        let config = Cli::try_parse_from(["hyper-mcp-proxy"])
-            .unwrap()
-            .into_config()
-            .unwrap();
-        let restart = config.session.restart;
-        assert_eq!(restart.max_restarts, 5);
-        assert_eq!(restart.window, Duration::from_secs(60));
-        assert_eq!(restart.backoff_min, Duration::from_millis(100));
-        assert_eq!(restart.backoff_max, Duration::from_secs(10));
-        assert_eq!(config.session.ping_interval, None);
-        assert_eq!(config.max_sessions, 1024);
-        assert_eq!(config.session.max_inflight, 256);
-        assert_eq!(config.session.idle_timeout, Some(Duration::from_secs(1800)));
-        assert_eq!(config.session.kill_grace, Duration::from_secs(2));
-        assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
-        assert_eq!(config.session.request_timeout, None);
-    }
-
-    #[test]
-    fn host_may_be_a_name() {
-        let cli = Cli::try_parse_from(["hyper-mcp-proxy", "-H", "localhost"]).unwrap();
-        assert_eq!(cli.host, "localhost");
-    }
-
-    #[test]
-    fn endpoint_must_be_absolute() {
-        let cli = Cli::try_parse_from(["hyper-mcp-proxy", "-e", "mcp"]).unwrap();
-        assert!(matches!(cli.into_config(), Err(ConfigError::Endpoint(_))));
-    }
-}
+mod tests;

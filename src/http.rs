@@ -73,7 +73,7 @@ impl HttpState {
             index,
             router,
             config,
-            bound_to_loopback: local_addr.ip().is_loopback(),
+            bound_to_loopback: rules::is_loopback_bind(&local_addr.ip()),
             next_stream: AtomicU64::new(1),
             metrics,
         }))
@@ -128,7 +128,7 @@ async fn post_message(
             "Content-Type must be application/json",
         );
     }
-    if !header_str(&headers, header::ACCEPT.as_str()).is_some_and(rules::accepts_json_and_sse) {
+    if !rules::accepts_json_and_sse(&rules::accept_values(&headers)) {
         return rpc_error(
             StatusCode::NOT_ACCEPTABLE,
             INVALID_REQUEST,
@@ -200,7 +200,7 @@ async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderM
     if let Err(refused) = state.check_common(&headers) {
         return refused;
     }
-    if !header_str(&headers, header::ACCEPT.as_str()).is_some_and(rules::accepts_sse) {
+    if !rules::accepts_sse(&rules::accept_values(&headers)) {
         return rpc_error(
             StatusCode::NOT_ACCEPTABLE,
             INVALID_REQUEST,

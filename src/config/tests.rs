@@ -1,0 +1,101 @@
+//! Flag parsing and the defaults of [`Cli`](super::Cli): the reference CLI the README documents.
+
+use super::*;
+
+#[test]
+fn defaults_match_the_reference_cli() {
+    let cli = Cli::try_parse_from(["hyper-mcp-proxy"]).unwrap();
+    assert_eq!(cli.host, "127.0.0.1");
+    assert_eq!(cli.port, 8080);
+    assert_eq!(cli.endpoint, "/mcp");
+    assert_eq!(cli.max_body_bytes, 16_777_216);
+    let config = cli.into_config().unwrap();
+    assert_eq!(config.session.command.args, vec!["demo-server".to_string()]);
+    assert_eq!(config.session.max_message_bytes, 16_777_216);
+    assert_eq!(config.session.session_buffer_bytes, 67_108_864);
+    assert_eq!(config.session.global_buffer_bytes, 536_870_912);
+}
+
+#[test]
+fn command_after_double_dash_is_taken_verbatim() {
+    let cli = Cli::try_parse_from([
+        "hyper-mcp-proxy",
+        "-H",
+        "0.0.0.0",
+        "-p",
+        "3000",
+        "-e",
+        "/v1/mcp",
+        "--",
+        "my-server",
+        "--flag",
+        "value",
+    ])
+    .unwrap();
+    let config = cli.into_config().unwrap();
+    assert_eq!(config.endpoint, "/v1/mcp");
+    assert_eq!(config.session.command.program, PathBuf::from("my-server"));
+    assert_eq!(config.session.command.args, vec!["--flag", "value"]);
+    assert_eq!(config.session.command.display(), "my-server --flag value");
+}
+
+#[test]
+fn restart_flags_have_the_documented_defaults() {
+    let config = Cli::try_parse_from(["hyper-mcp-proxy"])
+        .unwrap()
+        .into_config()
+        .unwrap();
+    let restart = config.session.restart;
+    assert_eq!(restart.max_restarts, 5);
+    assert_eq!(restart.window, Duration::from_secs(60));
+    assert_eq!(restart.backoff_min, Duration::from_millis(100));
+    assert_eq!(restart.backoff_max, Duration::from_secs(10));
+    assert_eq!(config.session.ping_interval, None);
+    assert_eq!(config.max_sessions, 1024);
+    assert_eq!(config.session.max_inflight, 256);
+    assert_eq!(config.session.idle_timeout, Some(Duration::from_secs(1800)));
+    assert_eq!(config.session.kill_grace, Duration::from_secs(2));
+    assert_eq!(config.shutdown_timeout, Duration::from_secs(30));
+    assert_eq!(config.session.request_timeout, None);
+}
+
+#[test]
+fn host_may_be_a_name() {
+    let cli = Cli::try_parse_from(["hyper-mcp-proxy", "-H", "localhost"]).unwrap();
+    assert_eq!(cli.host, "localhost");
+}
+
+#[test]
+fn endpoint_must_be_absolute() {
+    let cli = Cli::try_parse_from(["hyper-mcp-proxy", "-e", "mcp"]).unwrap();
+    assert!(matches!(cli.into_config(), Err(ConfigError::Endpoint(_))));
+}
+
+#[test]
+fn byte_budgets_come_from_their_flags() {
+    let cli = Cli::try_parse_from([
+        "hyper-mcp-proxy",
+        "--max-session-buffer-bytes",
+        "2000",
+        "--max-buffer-bytes",
+        "9000",
+        "--max-body-bytes",
+        "1000",
+        "--max-message-bytes",
+        "1500",
+    ])
+    .unwrap();
+    let config = cli.into_config().unwrap();
+    assert_eq!(config.session.session_buffer_bytes, 2000);
+    assert_eq!(config.session.global_buffer_bytes, 9000);
+    assert_eq!(config.max_body_bytes, 1000);
+    assert_eq!(config.session.max_message_bytes, 1500);
+}
+
+#[test]
+fn duration_flags_refuse_more_than_seven_days() {
+    let err = Cli::try_parse_from(["hyper-mcp-proxy", "--kill-grace", "8d"]).unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+    let cli = Cli::try_parse_from(["hyper-mcp-proxy", "--request-timeout", "1h30m"]).unwrap();
+    assert_eq!(cli.request_timeout, Duration::from_secs(5400));
+}
