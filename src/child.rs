@@ -23,6 +23,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::{AbortHandle, JoinHandle};
 use tracing::Span;
 
+use crate::budget::Budget;
 use crate::mailbox::MailboxBound;
 use crate::metrics::ProxyMetrics;
 use crate::process::{ChildPipes, ExitReport, ManagedProcess};
@@ -54,6 +55,8 @@ pub struct ChildArgs {
     /// Output of a child the session replaced is recognized by its generation.
     pub generation: u64,
     pub max_message_bytes: usize,
+    /// The session's server→client budget: the reader waits for room before it reads on.
+    pub budget: Budget,
     pub kill_grace: Duration,
     /// The session's span: every log line about this child carries the session id.
     pub span: Span,
@@ -97,6 +100,7 @@ impl Actor for ChildProcess {
             metrics: args.metrics,
             generation: args.generation,
             max_line: args.max_message_bytes,
+            budget: args.budget,
             child: myself,
             exit: args.process.exit_watch(),
             stderr,

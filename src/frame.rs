@@ -172,6 +172,11 @@ impl Frame {
         }
     }
 
+    /// The size of the message as it was received (an estimate for messages the proxy built).
+    pub fn size_hint(&self) -> usize {
+        self.size_hint
+    }
+
     /// The message's kind.
     pub fn kind(&self) -> FrameKind {
         self.kind

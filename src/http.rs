@@ -25,6 +25,7 @@ use axum::routing::post;
 use ractor::ActorRef;
 use serde_json::Value;
 
+use crate::budget::{Charge, OverBudget};
 use crate::config::Config;
 use crate::frame::{Frame, FrameKind, INTERNAL_ERROR, INVALID_REQUEST, SERVER_ERROR};
 use crate::index::{SessionEntry, SessionIndex};
@@ -180,11 +181,19 @@ async fn post_message(
                 state.0.metrics.limit_hit(Limit::Mailbox);
                 return session_busy();
             };
+            let charge = match entry.budgets.to_child.try_charge(body.len()) {
+                Ok(charge) => charge,
+                Err(over) => return state.over_budget(over),
+            };
             if frame.kind() == FrameKind::Request {
-                state.forward_request(entry, frame, permit).await
+                state.forward_request(entry, frame, permit, charge).await
             } else if entry
                 .actor
-                .cast(SessionMsg::ClientMessage { frame, permit })
+                .cast(SessionMsg::ClientMessage {
+                    frame,
+                    permit,
+                    charge,
+                })
                 .is_ok()
                 && entry.is_open()
             {
@@ -326,6 +335,24 @@ impl HttpState {
         StreamSender::channel(id, self.0.config.session.stream_capacity)
     }
 
+    /// 429 (this session) or 503 (the whole proxy): too much client data is queued for the
+    /// MCP servers; the client should retry once they have read it.
+    fn over_budget(&self, over: OverBudget) -> Response {
+        self.0.metrics.limit_hit(over.limit());
+        let (status, message) = match over {
+            OverBudget::Session => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "this session has too much data waiting for its MCP server (--max-session-buffer-bytes); retry shortly",
+            ),
+            OverBudget::Global => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the proxy has too much data waiting for MCP servers (--max-buffer-bytes); retry shortly",
+            ),
+        };
+        tracing::warn!(?over, "message refused: byte budget spent");
+        with_retry_after(rpc_error(status, SERVER_ERROR, message))
+    }
+
     /// Opens a session for `initialize`; the session forwards it as its first act.
     async fn open_session(&self, frame: Frame) -> Response {
         // Refusals answer under the request's own id, like every answer to a request.
@@ -376,6 +403,7 @@ impl HttpState {
         entry: SessionEntry,
         frame: Frame,
         permit: MailboxPermit,
+        charge: Charge,
     ) -> Response {
         let request_id = frame.id().cloned().unwrap_or(Value::Null);
         let (stream, rx) = self.new_stream();
@@ -383,6 +411,7 @@ impl HttpState {
             frame,
             stream,
             permit,
+            charge,
         };
         if entry.actor.cast(request).is_err() {
             return session_not_found();

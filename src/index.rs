@@ -10,6 +10,7 @@ use dashmap::DashMap;
 use ractor::ActorRef;
 use tokio::sync::watch;
 
+use crate::budget::SessionBudgets;
 use crate::mailbox::MailboxBound;
 use crate::protocol::SessionMsg;
 use crate::session_id::SessionId;
@@ -23,6 +24,8 @@ pub struct SessionEntry {
     /// Handlers reserve room in the session's mailbox before they send.
     pub inbox: MailboxBound,
     pub stats: Arc<SessionStats>,
+    /// Handlers charge a request's bytes before they send it.
+    pub budgets: SessionBudgets,
 }
 
 impl SessionEntry {

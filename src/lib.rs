@@ -27,6 +27,7 @@
 //! integration tests both call it.
 
 mod backoff;
+mod budget;
 mod child;
 mod close_reason;
 pub mod config;
@@ -57,6 +58,7 @@ use ractor::ActorRef;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::budget::GlobalBudgets;
 use crate::config::Config;
 use crate::http::HttpState;
 use crate::http::ops::{OpsExposure, OpsState};
@@ -91,7 +93,8 @@ pub async fn run(
     let shutdown_timeout = config.shutdown_timeout;
     let max_sessions = config.max_sessions;
     let index = Arc::new(SessionIndex::default());
-    let metrics = Arc::new(ProxyMetrics::new(index.clone()));
+    let budgets = GlobalBudgets::new(config.session.global_buffer_bytes);
+    let metrics = Arc::new(ProxyMetrics::new(index.clone(), budgets.clone()));
     let draining = Arc::new(AtomicBool::new(false));
     let ops = OpsState {
         index: index.clone(),
@@ -118,6 +121,7 @@ pub async fn run(
             session: config.session.clone(),
             max_sessions,
             metrics: metrics.clone(),
+            budgets,
         },
     )
     .await?;

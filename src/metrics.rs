@@ -17,6 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::budget::GlobalBudgets;
 use crate::frame::FrameKind;
 use crate::index::SessionIndex;
 use crate::protocol::CloseReason;
@@ -114,9 +115,15 @@ pub enum Limit {
     StdinQueue = 5,
     /// Too many requests waiting for a restarting child.
     RestartQueue = 6,
+    /// `--max-session-buffer-bytes`: a session holds too much queued data.
+    SessionBufferBytes = 7,
+    /// `--max-buffer-bytes`: all sessions together hold too much queued data.
+    BufferBytes = 8,
+    /// A child sent more requests to the client than `--max-inflight` at once.
+    ServerRequests = 9,
 }
 
-const LIMITS: [&str; 7] = [
+const LIMITS: [&str; 10] = [
     "max_sessions",
     "max_inflight",
     "mailbox",
@@ -124,6 +131,9 @@ const LIMITS: [&str; 7] = [
     "max_message_bytes",
     "stdin_queue",
     "restart_queue",
+    "session_buffer_bytes",
+    "buffer_bytes",
+    "server_requests",
 ];
 
 /// Which way a message travels.
@@ -180,16 +190,16 @@ pub struct ProxyMetrics {
     /// `sse_streams{kind}`: request, standalone.
     sse_streams: [Gauge; 2],
     /// `limit_hits_total{limit}`, indexed like [`Limit`].
-    limit_hits: [Counter; 7],
+    limit_hits: [Counter; 10],
 }
 
 impl ProxyMetrics {
     /// Builds the registry; `index` feeds the scrape-time session gauges.
-    pub fn new(index: Arc<SessionIndex>) -> ProxyMetrics {
+    pub fn new(index: Arc<SessionIndex>, budgets: GlobalBudgets) -> ProxyMetrics {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(process::ProcessCollector));
         let ours = registry.sub_registry_with_prefix("hyper_mcp_proxy");
-        ours.register_collector(Box::new(SessionCollector::new(index)));
+        ours.register_collector(Box::new(SessionCollector::new(index, budgets)));
 
         let sessions_opened = Counter::default();
         ours.register(
@@ -415,7 +425,8 @@ mod tests {
 
     #[test]
     fn renders_prefixed_families_with_exact_values() {
-        let metrics = ProxyMetrics::new(Arc::new(SessionIndex::default()));
+        let metrics =
+            ProxyMetrics::new(Arc::new(SessionIndex::default()), GlobalBudgets::new(1024));
         metrics.request_started(method_label(Some("tools/call")));
         metrics.request_started(method_label(Some("x/custom")));
         metrics.message(Direction::ClientToChild, FrameKind::Request, 42);

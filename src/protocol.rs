@@ -9,6 +9,7 @@ use ractor::{ActorId, RpcReplyPort};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use crate::budget::Charge;
 pub use crate::close_reason::CloseReason;
 use crate::frame::Frame;
 use crate::mailbox::MailboxPermit;
@@ -24,9 +25,15 @@ pub enum SessionMsg {
         stream: StreamSender,
         /// Room in this session's mailbox, reserved by the sender.
         permit: MailboxPermit,
+        /// The body's bytes, held against the client→server budget until written to stdin.
+        charge: Charge,
     },
     /// A client notification, or the client's answer to a server→client request.
-    ClientMessage { frame: Frame, permit: MailboxPermit },
+    ClientMessage {
+        frame: Frame,
+        permit: MailboxPermit,
+        charge: Charge,
+    },
     /// The client opened its standalone GET stream, or resumes a stream with `Last-Event-ID`.
     AttachGetStream {
         tx: mpsc::Sender<StreamEvent>,
@@ -56,6 +63,8 @@ pub enum ChildEvent {
         /// Room in the session's mailbox, reserved by the reader: the reader waits for room,
         /// which pushes back on the child.
         permit: MailboxPermit,
+        /// The line's bytes, held against the server→client budget until routed.
+        charge: Charge,
     },
     /// A line the proxy could not use. `id` is what could be recovered of the message's
     /// top-level id, so the request it answers fails instead of waiting forever.

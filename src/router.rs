@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 
+use crate::budget::GlobalBudgets;
 use crate::config::SessionConfig;
 use crate::frame::Frame;
 use crate::index::{SessionEntry, SessionIndex};
@@ -32,6 +33,7 @@ pub struct RouterArgs {
     pub session: Arc<SessionConfig>,
     pub max_sessions: usize,
     pub metrics: Arc<ProxyMetrics>,
+    pub budgets: GlobalBudgets,
 }
 
 /// A session the router spawned and has not seen stop yet.
@@ -50,6 +52,7 @@ pub struct RouterState {
     draining: bool,
     max_sessions: usize,
     metrics: Arc<ProxyMetrics>,
+    budgets: GlobalBudgets,
 }
 
 /// Longest wait for one session (and its child) to stop.
@@ -72,6 +75,7 @@ impl Actor for SessionRouter {
             draining: false,
             max_sessions: args.max_sessions,
             metrics: args.metrics,
+            budgets: args.budgets,
         })
     }
 
@@ -200,6 +204,7 @@ impl RouterState {
         let id = SessionId::mint().map_err(OpenError::Random)?;
         let inbox = MailboxBound::new(self.session.mailbox_capacity);
         let stats = Arc::new(SessionStats::default());
+        let budgets = self.budgets.session(self.session.session_buffer_bytes);
         let args = SessionArgs {
             id: id.clone(),
             config: self.session.clone(),
@@ -207,6 +212,7 @@ impl RouterState {
             stats: stats.clone(),
             metrics: self.metrics.clone(),
             router: myself.clone(),
+            budgets: budgets.clone(),
             initialize: Some((initialize, stream)),
         };
         let (actor, _) =
@@ -223,6 +229,7 @@ impl RouterState {
             actor: actor.clone(),
             inbox,
             stats: stats.clone(),
+            budgets,
         };
         self.index.insert(id.clone(), entry);
         Ok(OpenedSession { id, stats, actor })

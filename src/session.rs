@@ -31,6 +31,7 @@ use tokio::time::Instant;
 use tracing::Span;
 
 use crate::backoff::RestartTracker;
+use crate::budget::SessionBudgets;
 use crate::child::{ChildMsg, StderrTail, StdinQueue};
 use crate::config::SessionConfig;
 use crate::frame::Frame;
@@ -60,6 +61,7 @@ pub struct SessionArgs {
     pub metrics: Arc<ProxyMetrics>,
     /// Told the moment the session begins to end by itself, so it is unlisted at once.
     pub router: ActorRef<RouterMsg>,
+    pub budgets: SessionBudgets,
     /// The client's `initialize` and its answer stream: the session's first act.
     pub initialize: Option<(Frame, StreamSender)>,
 }
@@ -123,6 +125,7 @@ pub struct SessionState {
     closing: Option<CloseReason>,
     stats: Arc<SessionStats>,
     router: ActorRef<RouterMsg>,
+    budgets: SessionBudgets,
     /// Timers armed with `send_after`; aborted when the session stops, since each holds the
     /// actor (and so its memory) until it fires, for as long as `--session-idle-timeout`.
     timers: Vec<Timer>,
@@ -135,6 +138,9 @@ type Timer = tokio::task::JoinHandle<Result<(), ractor::MessagingErr<SessionMsg>
 const BACKLOG_MAX_AGE: Duration = Duration::from_secs(30);
 /// How many messages the backlog keeps.
 const BACKLOG_CAPACITY: usize = 256;
+/// How long a server→client request (sampling, elicitation: possibly a human) may wait for
+/// the client's answer.
+const SERVER_REQUEST_TTL: Duration = Duration::from_secs(600);
 
 impl Actor for SessionSupervisor {
     type Msg = SessionMsg;
@@ -172,6 +178,7 @@ impl Actor for SessionSupervisor {
             closing: None,
             stats: args.stats,
             router: args.router,
+            budgets: args.budgets,
             timers: Vec::new(),
             metrics: args.metrics,
             config: args.config,
@@ -189,7 +196,7 @@ impl Actor for SessionSupervisor {
             });
         }
         if let Some((frame, stream)) = state.initialize.take() {
-            state.on_client_request(&myself, frame, stream).await;
+            state.on_client_request(&myself, frame, stream, None).await;
             state.publish();
         }
         Ok(())
@@ -210,16 +217,23 @@ impl Actor for SessionSupervisor {
                 frame,
                 stream,
                 permit,
+                charge,
             } => {
                 // The message is taken: its room in the mailbox is free again.
                 drop(permit);
                 state.client_active();
-                state.on_client_request(&myself, frame, stream).await
+                state
+                    .on_client_request(&myself, frame, stream, Some(charge))
+                    .await
             }
-            SessionMsg::ClientMessage { frame, permit } => {
+            SessionMsg::ClientMessage {
+                frame,
+                permit,
+                charge,
+            } => {
                 drop(permit);
                 state.client_active();
-                state.on_client_message(frame)
+                state.on_client_message(frame, Some(charge))
             }
             SessionMsg::AttachGetStream {
                 tx,
@@ -305,9 +319,12 @@ impl SessionState {
                 generation,
                 frame,
                 permit,
+                charge,
             } if current(generation, self) => {
                 drop(permit);
-                self.on_child_frame(myself, frame)
+                self.on_child_frame(myself, frame);
+                // Routed: a stream or the backlog charged the bytes again if it kept them.
+                drop(charge);
             }
             ChildEvent::Unreadable {
                 generation,

@@ -40,11 +40,19 @@ impl Drop for SseBody {
 
 impl SseBody {
     fn push(&mut self, event: StreamEvent) {
-        let prefix = format!("id: {}\ndata: ", event.id);
+        let StreamEvent {
+            payload,
+            end,
+            id,
+            charge,
+        } = event;
+        let prefix = format!("id: {id}\ndata: ");
         self.chunks.push_back(Bytes::from(prefix));
-        self.chunks.push_back(event.payload);
+        self.chunks.push_back(payload);
+        // Handed to the HTTP body: its room in the session's byte budget is free again.
+        drop(charge);
         self.chunks.push_back(Bytes::from_static(b"\n\n"));
-        if event.end != StreamEnd::Open {
+        if end != StreamEnd::Open {
             self.finished = true;
         }
     }

@@ -12,6 +12,8 @@ use std::fmt;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::budget::{Budget, Charge};
+
 /// Events kept per stream for replay.
 const RING_EVENTS: usize = 32;
 /// Payload bytes kept per stream for replay (the newest event is always kept).
@@ -44,7 +46,7 @@ impl fmt::Display for EventId {
 }
 
 /// One message on its way to a client.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StreamEvent {
     /// The serialized JSON-RPC message.
     pub payload: Bytes,
@@ -52,6 +54,18 @@ pub struct StreamEvent {
     pub end: StreamEnd,
     /// Its SSE event id.
     pub id: EventId,
+    /// Held against the session's server→client budget until the HTTP side takes the event.
+    pub charge: Option<Charge>,
+}
+
+/// An event kept for replay. The ring is bounded by its own caps (events and bytes per
+/// stream, streams and bytes per session), not charged to the byte budgets: kept answers must
+/// never hold up live traffic.
+#[derive(Debug, Clone)]
+struct Kept {
+    payload: Bytes,
+    end: StreamEnd,
+    id: EventId,
 }
 
 /// Whether an event is the last one of a request stream.
@@ -79,9 +93,11 @@ pub struct StreamSender {
     /// Sequence number of the last event.
     seq: u64,
     /// The last events, for `Last-Event-ID` replay.
-    ring: VecDeque<StreamEvent>,
+    ring: VecDeque<Kept>,
     /// Payload bytes in `ring`.
     ring_bytes: usize,
+    /// The session's server→client budget; live events are charged to it.
+    budget: Option<Budget>,
 }
 
 /// The HTTP side's end of a client stream.
@@ -116,27 +132,51 @@ impl StreamSender {
             seq: 0,
             ring: VecDeque::new(),
             ring_bytes: 0,
+            budget: None,
         }
     }
 
-    /// Queues an event without waiting. On failure the stream is detached and the event is
-    /// not kept: the caller delivers it elsewhere.
+    /// Charges this stream's live events to `budget` from now on.
+    pub fn set_budget(&mut self, budget: Budget) {
+        self.budget = Some(budget);
+    }
+
+    /// Queues an event without waiting. On failure (a full channel, no room in the byte
+    /// budget, or a client gone) the stream is detached and the event is not kept: the caller
+    /// delivers it elsewhere.
     pub fn offer(&mut self, payload: Bytes, end: StreamEnd) -> Result<(), StreamDetached> {
         let Some(tx) = &self.tx else {
             return Err(StreamDetached::Closed);
         };
+        let charge = match &self.budget {
+            Some(budget) => match budget.try_charge(payload.len()) {
+                Ok(charge) => Some(charge),
+                Err(_) => {
+                    self.tx = None;
+                    return Err(StreamDetached::Full);
+                }
+            },
+            None => None,
+        };
+        let id = EventId {
+            stream: self.id,
+            seq: self.seq + 1,
+        };
+        let kept = Kept {
+            payload: payload.clone(),
+            end,
+            id,
+        };
         let event = StreamEvent {
             payload,
             end,
-            id: EventId {
-                stream: self.id,
-                seq: self.seq + 1,
-            },
+            id,
+            charge,
         };
-        match tx.try_send(event.clone()) {
+        match tx.try_send(event) {
             Ok(()) => {
                 self.seq += 1;
-                self.remember(event);
+                self.remember(kept);
                 Ok(())
             }
             Err(err) => {
@@ -156,16 +196,22 @@ impl StreamSender {
             stream: self.id,
             seq: self.seq,
         };
-        self.remember(StreamEvent { payload, end, id });
+        self.remember(Kept { payload, end, id });
     }
 
     /// Re-attaches a resumed stream: replays the kept events after `last_seen` into `tx`, then
     /// sends new events there. Returns whether the stream's final event was replayed.
     pub fn resume(&mut self, tx: mpsc::Sender<StreamEvent>, last_seen: u64) -> bool {
         let mut finished = false;
-        for event in self.ring.iter().filter(|event| event.id.seq > last_seen) {
-            finished |= event.end != StreamEnd::Open;
-            if tx.try_send(event.clone()).is_err() {
+        for kept in self.ring.iter().filter(|kept| kept.id.seq > last_seen) {
+            finished |= kept.end != StreamEnd::Open;
+            let replayed = StreamEvent {
+                payload: kept.payload.clone(),
+                end: kept.end,
+                id: kept.id,
+                charge: None,
+            };
+            if tx.try_send(replayed).is_err() {
                 return finished;
             }
         }
@@ -194,7 +240,7 @@ impl StreamSender {
         self.seq > 1 || self.tx.is_none()
     }
 
-    fn remember(&mut self, event: StreamEvent) {
+    fn remember(&mut self, event: Kept) {
         self.ring_bytes += event.payload.len();
         self.ring.push_back(event);
         while self.ring.len() > RING_EVENTS || (self.ring_bytes > RING_BYTES && self.ring.len() > 1)

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tracing::Span;
 
 use super::ChildMsg;
+use crate::budget::{Budget, Charge};
 use crate::frame::Frame;
 use crate::id_sniff::top_level_id;
 use crate::line_reader::{Line, LineReader};
@@ -42,6 +43,7 @@ pub struct StdoutRoute {
     pub metrics: Arc<ProxyMetrics>,
     pub generation: u64,
     pub max_line: usize,
+    pub budget: Budget,
     /// Told when stdout closes, so a process that lingers is stopped.
     pub child: ActorRef<ChildMsg>,
     pub exit: watch::Receiver<Option<ExitReport>>,
@@ -79,10 +81,15 @@ pub async fn read_stdout(stdout: ChildStdout, route: StdoutRoute) {
                 break;
             }
         };
+        // Waiting here for room (in bytes, then in messages) is what pushes back on a child
+        // whose output the clients do not take: its stdout is not read meanwhile.
+        let Some(charge) = route.budget.charge(event.len()).await else {
+            return;
+        };
         let Some(permit) = route.inbox.reserve().await else {
             return;
         };
-        let event = event.into_event(route.generation, permit);
+        let event = event.into_event(route.generation, permit, charge);
         if route.session.cast(SessionMsg::Child(event)).is_err() {
             return;
         }
@@ -109,12 +116,21 @@ enum LineEvent {
 }
 
 impl LineEvent {
-    fn into_event(self, generation: u64, permit: MailboxPermit) -> ChildEvent {
+    /// Bytes the event holds until the session routes it.
+    fn len(&self) -> usize {
+        match self {
+            LineEvent::Frame(frame) => frame.size_hint(),
+            LineEvent::Unreadable(..) => 0,
+        }
+    }
+
+    fn into_event(self, generation: u64, permit: MailboxPermit, charge: Charge) -> ChildEvent {
         match self {
             LineEvent::Frame(frame) => ChildEvent::Frame {
                 generation,
                 frame,
                 permit,
+                charge,
             },
             LineEvent::Unreadable(id, problem) => ChildEvent::Unreadable {
                 generation,

@@ -17,6 +17,8 @@ use tokio::process::ChildStdin;
 use tokio::sync::mpsc;
 use tracing::Span;
 
+use crate::budget::Charge;
+
 /// Most bytes gathered into one vectored write.
 const BATCH_BYTES: usize = 256 * 1024;
 /// Most lines gathered into one vectored write (the kernel caps an iovec at 1024 entries).
@@ -25,15 +27,18 @@ const BATCH_LINES: usize = 64;
 /// The session's end of a child's stdin queue.
 #[derive(Debug, Clone)]
 pub struct StdinQueue {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<Queued>,
     depth: Arc<AtomicUsize>,
 }
 
 /// The writer task's end.
 pub struct StdinReceiver {
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Queued>,
     depth: Arc<AtomicUsize>,
 }
+
+/// A line and the budget charge it holds until it is written.
+type Queued = (Bytes, Option<Charge>);
 
 /// Why a line was not queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +64,8 @@ impl StdinQueue {
     }
 
     /// Queues one line (ending in `\n`) without waiting.
-    pub fn push(&self, line: Bytes) -> Result<(), StdinRefused> {
-        match self.tx.try_send(line) {
+    pub fn push(&self, line: Bytes, charge: Option<Charge>) -> Result<(), StdinRefused> {
+        match self.tx.try_send((line, charge)) {
             Ok(()) => {
                 self.depth.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -80,14 +85,17 @@ impl StdinQueue {
 /// fails; either way stdin is closed when this returns.
 pub async fn write_stdin(mut stdin: ChildStdin, mut queue: StdinReceiver, span: Span) {
     let mut batch: Vec<Bytes> = Vec::with_capacity(BATCH_LINES);
-    while let Some(first) = queue.rx.recv().await {
+    let mut charges: Vec<Charge> = Vec::with_capacity(BATCH_LINES);
+    while let Some((first, charge)) = queue.rx.recv().await {
         let mut bytes = first.len();
         batch.push(first);
+        charges.extend(charge);
         while bytes < BATCH_BYTES && batch.len() < BATCH_LINES {
             match queue.rx.try_recv() {
-                Ok(line) => {
+                Ok((line, charge)) => {
                     bytes += line.len();
                     batch.push(line);
+                    charges.extend(charge);
                 }
                 Err(_) => break,
             }
@@ -95,6 +103,8 @@ pub async fn write_stdin(mut stdin: ChildStdin, mut queue: StdinReceiver, span: 
         let lines = batch.len();
         let written = write_all_vectored(&mut stdin, &mut batch).await;
         queue.depth.fetch_sub(lines, Ordering::Relaxed);
+        // Written: the bytes are the kernel's now, and their room in the budget is free.
+        charges.clear();
         if let Err(err) = written {
             tracing::warn!(parent: &span, error = %err, "cannot write to the MCP server's stdin; it is probably exiting (its exit is reported when its stdout closes)");
             return;

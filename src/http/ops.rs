@@ -98,6 +98,10 @@ async fn sessions(State(state): State<OpsState>) -> Response {
                 "idle_seconds": stats.idle().as_secs_f64(),
                 "inflight_requests": stats.inflight(),
                 "open_streams": stats.inflight() + usize::from(stats.standalone_open()),
+                "buffered_bytes": {
+                    "to_server": entry.budgets.to_child.held(),
+                    "to_client": entry.budgets.to_client.held(),
+                },
             })
         })
         .collect();

@@ -8,13 +8,14 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::gauge::ConstGauge;
 
+use crate::budget::GlobalBudgets;
 use crate::index::SessionIndex;
 use crate::session_stats::SessionPhase;
 
 /// Reads the session index on every scrape.
 pub struct SessionCollector {
-    /// The live sessions.
     index: Arc<SessionIndex>,
+    budgets: GlobalBudgets,
 }
 
 impl std::fmt::Debug for SessionCollector {
@@ -27,8 +28,8 @@ impl std::fmt::Debug for SessionCollector {
 
 impl SessionCollector {
     /// A collector over `index`.
-    pub fn new(index: Arc<SessionIndex>) -> SessionCollector {
-        SessionCollector { index }
+    pub fn new(index: Arc<SessionIndex>, budgets: GlobalBudgets) -> SessionCollector {
+        SessionCollector { index, budgets }
     }
 }
 
@@ -78,6 +79,21 @@ impl Collector for SessionCollector {
             MetricType::Gauge,
         )?;
         ConstGauge::new(inflight).encode(metric)?;
+
+        let (to_server, to_client) = self.budgets.held();
+        let mut family = encoder.encode_descriptor(
+            "buffered_bytes",
+            "Message bytes queued in the proxy, over all sessions, by direction (bounded by --max-buffer-bytes each)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (direction, bytes) in [
+            ("client_to_child", to_server),
+            ("child_to_client", to_client),
+        ] {
+            let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+            ConstGauge::new(bytes).encode(family.encode_family(&[("direction", direction)])?)?;
+        }
 
         let mut family = encoder.encode_descriptor(
             "mailbox_depth",

@@ -7,6 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
+use crate::budget::Charge;
+
 /// One waiting message.
 #[derive(Debug)]
 pub struct Parked {
@@ -16,6 +18,8 @@ pub struct Parked {
     pub server_request: Option<u64>,
     /// When it was parked.
     pub since: Instant,
+    /// Held against the session's server→client budget while it waits.
+    pub charge: Charge,
 }
 
 /// Bounded FIFO of parked messages.
@@ -37,7 +41,12 @@ impl Backlog {
     }
 
     /// Parks a message; returns the message evicted to make room, if any.
-    pub fn park(&mut self, payload: Bytes, server_request: Option<u64>) -> Option<Parked> {
+    pub fn park(
+        &mut self,
+        payload: Bytes,
+        server_request: Option<u64>,
+        charge: Charge,
+    ) -> Option<Parked> {
         let evicted = (self.items.len() == self.capacity)
             .then(|| self.items.pop_front())
             .flatten();
@@ -45,6 +54,7 @@ impl Backlog {
             payload,
             server_request,
             since: Instant::now(),
+            charge,
         });
         evicted
     }
@@ -78,13 +88,32 @@ impl Backlog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::GlobalBudgets;
+
+    fn charge() -> Charge {
+        GlobalBudgets::new(1 << 20)
+            .session(1 << 20)
+            .to_client
+            .try_charge(1)
+            .unwrap()
+    }
 
     #[test]
     fn evicts_the_oldest_when_full() {
         let mut backlog = Backlog::new(2);
-        assert!(backlog.park(Bytes::from_static(b"1"), Some(1)).is_none());
-        assert!(backlog.park(Bytes::from_static(b"2"), None).is_none());
-        let evicted = backlog.park(Bytes::from_static(b"3"), None).unwrap();
+        assert!(
+            backlog
+                .park(Bytes::from_static(b"1"), Some(1), charge())
+                .is_none()
+        );
+        assert!(
+            backlog
+                .park(Bytes::from_static(b"2"), None, charge())
+                .is_none()
+        );
+        let evicted = backlog
+            .park(Bytes::from_static(b"3"), None, charge())
+            .unwrap();
         assert_eq!(evicted.server_request, Some(1));
         let rest: Vec<_> = backlog.take_all().into_iter().map(|p| p.payload).collect();
         assert_eq!(
@@ -96,9 +125,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn expires_by_age() {
         let mut backlog = Backlog::new(8);
-        backlog.park(Bytes::from_static(b"old"), Some(5));
+        backlog.park(Bytes::from_static(b"old"), Some(5), charge());
         tokio::time::advance(Duration::from_secs(10)).await;
-        backlog.park(Bytes::from_static(b"new"), None);
+        backlog.park(Bytes::from_static(b"new"), None, charge());
         let expired = backlog.expire(Duration::from_secs(5));
         assert_eq!(expired.len(), 1);
         assert_eq!(expired[0].server_request, Some(5));

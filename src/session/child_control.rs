@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::failure::ProxyError;
 use super::{CurrentChild, Phase, SessionMsg, SessionState};
+use crate::budget::Charge;
 use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail, StdinQueue, StdinRefused};
 use crate::frame::{Frame, SERVER_ERROR};
 use crate::metrics::{Direction, FailReason, Limit};
@@ -45,6 +46,7 @@ impl SessionState {
             metrics: self.metrics.clone(),
             generation: self.generation,
             max_message_bytes: self.config.max_message_bytes,
+            budget: self.budgets.to_client.clone(),
             kill_grace: self.config.kill_grace,
             span: self.span.clone(),
             session_id: self.id.clone(),
@@ -117,13 +119,13 @@ impl SessionState {
     }
 
     /// Sends `frame` to the current child, if there is one and its stdin queue has room.
-    pub(super) fn write_to_child(&self, frame: &Frame) -> bool {
+    pub(super) fn write_to_child(&self, frame: &Frame, charge: Option<Charge>) -> bool {
         let Some(child) = &self.child else {
             return false;
         };
         let line = frame.to_line();
         let len = line.len();
-        match child.stdin.push(line) {
+        match child.stdin.push(line, charge) {
             Ok(()) => {
                 self.metrics
                     .message(Direction::ClientToChild, frame.kind(), len);

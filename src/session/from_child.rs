@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::failure::ProxyError;
 use super::inflight::proxy_number;
 use super::route::{Destination, RouteContext, route_notification, route_request};
-use super::{Phase, SessionMsg, SessionState};
+use super::{Phase, SERVER_REQUEST_TTL, SessionMsg, SessionState};
 use crate::frame::{Frame, FrameKind, SERVER_ERROR};
 use crate::metrics::{Direction, FailReason};
 use crate::protocol::{CloseReason, LineProblem};
@@ -38,7 +38,21 @@ impl SessionState {
                 }
             }
             FrameKind::Request => {
+                if self.server_requests.len() >= self.config.max_inflight {
+                    tracing::warn!(parent: &self.span, limit = self.config.max_inflight, "the MCP server has too many requests waiting for the client; refusing one");
+                    self.metrics
+                        .limit_hit(crate::metrics::Limit::ServerRequests);
+                    let refusal = Frame::error_response(
+                        frame.id().cloned().unwrap_or(Value::Null),
+                        SERVER_ERROR,
+                        "too many requests are waiting for the MCP client (hyper-mcp-proxy --max-inflight)",
+                        None,
+                    );
+                    self.write_to_child(&refusal, None);
+                    return;
+                }
                 let outbound_id = self.server_requests.begin(&mut frame, self.generation);
+                self.schedule_tick(myself);
                 let destination = route_request(self.route_context(None));
                 self.deliver(myself, destination, &frame, Some(outbound_id));
             }
@@ -233,7 +247,16 @@ impl SessionState {
                     outcome
                 }
                 Destination::Backlog => {
-                    if let Some(evicted) = self.backlog.park(payload, server_request) {
+                    let charge = match self.budgets.to_client.try_charge(payload.len()) {
+                        Ok(charge) => charge,
+                        Err(over) => {
+                            tracing::warn!(parent: &self.span, ?over, "no client stream is open and the session's byte budget is spent; a message of the MCP server was dropped (raise --max-session-buffer-bytes or open the GET stream)");
+                            self.metrics.limit_hit(over.limit());
+                            self.expire_server_request(server_request);
+                            return;
+                        }
+                    };
+                    if let Some(evicted) = self.backlog.park(payload, server_request, charge) {
                         tracing::warn!(parent: &self.span, "backlog full: the oldest message waiting for a client stream was dropped");
                         self.expire_server_request(evicted.server_request);
                     }
@@ -260,6 +283,22 @@ impl SessionState {
         }
     }
 
+    /// Server→client requests the client left unanswered for [`SERVER_REQUEST_TTL`]: the
+    /// child gets an error, the client a cancellation.
+    pub(super) fn expire_server_requests(&mut self) {
+        for outbound_id in self.server_requests.older_than(SERVER_REQUEST_TTL) {
+            tracing::warn!(parent: &self.span, outbound_id, "the client did not answer a request of the MCP server in time; answering it with an error and cancelling it");
+            self.expire_server_request(Some(outbound_id));
+            let notice = Frame::notification(
+                "notifications/cancelled",
+                Some(json!({ "requestId": outbound_id, "reason": "request timed out" })),
+            );
+            if let Some(stream) = self.standalone.as_mut() {
+                let _ = stream.offer(notice.to_bytes(), StreamEnd::Open);
+            }
+        }
+    }
+
     /// Answers the child's request `outbound_id` with an error: no client could take it.
     pub(super) fn expire_server_request(&mut self, outbound_id: Option<u64>) {
         let Some(request) = outbound_id.and_then(|id| self.server_requests.finish(id)) else {
@@ -274,7 +313,7 @@ impl SessionState {
             "no MCP client stream was open to deliver this request (hyper-mcp-proxy)",
             None,
         );
-        self.write_to_child(&answer);
+        self.write_to_child(&answer, None);
     }
 
     /// Tells the client that the child's unanswered requests are void (the child is gone).

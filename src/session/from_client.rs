@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::failure::ProxyError;
 use super::inflight::proxy_number;
 use super::{Phase, SessionMsg, SessionState};
+use crate::budget::Charge;
 use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
 use crate::metrics::{FailReason, Limit};
 use crate::protocol::CloseReason;
@@ -19,8 +20,10 @@ impl SessionState {
         &mut self,
         myself: &ActorRef<SessionMsg>,
         mut frame: Frame,
-        stream: StreamSender,
+        mut stream: StreamSender,
+        charge: Option<Charge>,
     ) {
+        stream.set_budget(self.budgets.to_client.clone());
         if self.phase == Phase::AwaitingInitialize {
             if frame.method() != Some("initialize") {
                 let error = ProxyError::new(
@@ -48,7 +51,7 @@ impl SessionState {
             self.metrics
                 .request_started(self.requests.method_of(proxy_id));
             self.phase = Phase::Initializing(proxy_id);
-            self.write_to_child(&frame);
+            self.write_to_child(&frame, charge);
             if self.config.request_timeout.is_some() {
                 self.schedule_tick(myself);
             }
@@ -72,9 +75,9 @@ impl SessionState {
             let error = ProxyError::new(SERVER_ERROR, message, FailReason::Limit).refused(429);
             self.fail_unforwarded(&frame, stream, &error);
         } else if self.is_restarting() {
-            self.hold(frame, Some(stream));
+            self.hold(frame, Some(stream), charge);
         } else {
-            self.forward_request(myself, frame, stream);
+            self.forward_request(myself, frame, stream, charge);
         }
     }
 
@@ -84,12 +87,13 @@ impl SessionState {
         myself: &ActorRef<SessionMsg>,
         mut frame: Frame,
         stream: StreamSender,
+        charge: Option<Charge>,
     ) {
         let proxy_id = self.requests.begin(&mut frame, stream);
         self.metrics
             .request_started(self.requests.method_of(proxy_id));
         self.handshake.observe_forwarded(proxy_id, &frame);
-        if !self.write_to_child(&frame) {
+        if !self.write_to_child(&frame, charge) {
             let error = ProxyError::new(
                 SERVER_ERROR,
                 "the MCP server is not running or not reading its input",
@@ -102,16 +106,16 @@ impl SessionState {
     }
 
     /// A client notification or answer.
-    pub(super) fn on_client_message(&mut self, mut frame: Frame) {
+    pub(super) fn on_client_message(&mut self, mut frame: Frame, charge: Option<Charge>) {
         match frame.kind() {
-            FrameKind::Notification if self.is_restarting() => self.hold(frame, None),
+            FrameKind::Notification if self.is_restarting() => self.hold(frame, None, charge),
             FrameKind::Notification => {
                 if frame.method() == Some("notifications/cancelled")
                     && !self.translate_client_cancellation(&mut frame)
                 {
                     return;
                 }
-                self.write_to_child(&frame);
+                self.write_to_child(&frame, charge);
             }
             FrameKind::Response | FrameKind::Error => {
                 let answered =
@@ -119,7 +123,7 @@ impl SessionState {
                 match answered {
                     Some(request) if request.generation == self.generation => {
                         frame.replace_id(request.child_id);
-                        self.write_to_child(&frame);
+                        self.write_to_child(&frame, charge);
                     }
                     Some(_) => {
                         tracing::debug!(parent: &self.span, "dropped the client's answer to a request of a replaced MCP server process")
@@ -177,7 +181,9 @@ impl SessionState {
                 tx
             }
         };
-        if let Some(previous) = self.standalone.replace(StreamSender::new(stream_id, tx)) {
+        let mut stream = StreamSender::new(stream_id, tx);
+        stream.set_budget(self.budgets.to_client.clone());
+        if let Some(previous) = self.standalone.replace(stream) {
             tracing::debug!(parent: &self.span, stream = previous.id, "a new GET stream replaces the previous one");
             self.resumable.keep(previous);
             self.schedule_tick(myself);
@@ -190,14 +196,16 @@ impl SessionState {
         let mut parked = self.backlog.take_all();
         while let Some(item) = parked.pop_front() {
             let Some(stream) = &mut self.standalone else {
-                self.backlog.park(item.payload, item.server_request);
+                self.backlog
+                    .park(item.payload, item.server_request, item.charge);
                 continue;
             };
             if stream.offer(item.payload.clone(), StreamEnd::Open).is_err() {
                 if let Some(detached) = self.standalone.take() {
                     self.resumable.keep(detached);
                 }
-                self.backlog.park(item.payload, item.server_request);
+                self.backlog
+                    .park(item.payload, item.server_request, item.charge);
             }
         }
     }

@@ -86,9 +86,11 @@ impl SessionState {
         }
         self.expire_queue(false);
         self.expire_requests();
+        self.expire_server_requests();
         self.resumable.expire();
         let timing_requests = self.config.request_timeout.is_some() && !self.requests.is_empty();
         if !self.backlog.is_empty()
+            || !self.server_requests.is_empty()
             || self.has_queue()
             || timing_requests
             || !self.resumable.is_empty()

@@ -188,6 +188,8 @@ pub struct ServerRequest {
     pub child_id: Value,
     /// Which child asked; answers for a replaced child are dropped.
     pub generation: u64,
+    /// When it was sent to the client, for its deadline.
+    since: Instant,
 }
 
 /// Server→client requests waiting for an answer, keyed by the outbound id the client sees.
@@ -217,6 +219,7 @@ impl ServerRequests {
             ServerRequest {
                 child_id,
                 generation,
+                since: Instant::now(),
             },
         );
         outbound_id
@@ -226,9 +229,26 @@ impl ServerRequests {
     pub fn finish(&mut self, outbound_id: u64) -> Option<ServerRequest> {
         let request = self.requests.remove(&outbound_id)?;
         if let Some(key) = IdKey::of(&request.child_id) {
-            self.by_child_id.remove(&(request.generation, key));
+            let key = (request.generation, key);
+            // A child that reused the id for a newer request owns the mapping now.
+            if self.by_child_id.get(&key) == Some(&outbound_id) {
+                self.by_child_id.remove(&key);
+            }
         }
         Some(request)
+    }
+
+    /// Outbound ids of the requests waiting for longer than `age`.
+    pub fn older_than(&self, age: std::time::Duration) -> Vec<u64> {
+        let now = Instant::now();
+        let mut ids: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|(_, request)| now.duration_since(request.since) >= age)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        ids
     }
 
     /// The outbound id of a child request, by the child's id.
@@ -324,5 +344,33 @@ mod tests {
         assert_eq!(table.outbound_id_of(2, &json!("demo-1")), None);
         assert_eq!(table.drain_generation(1), vec![outbound]);
         assert!(table.finish(outbound).is_none());
+    }
+
+    #[test]
+    fn finishing_a_request_keeps_a_newer_mapping_of_the_same_child_id() {
+        let mut table = ServerRequests::default();
+        let text = br#"{"jsonrpc":"2.0","id":7,"method":"sampling/createMessage"}"#;
+        let old = table.begin(&mut Frame::parse(text).unwrap(), 1);
+        let new = table.begin(&mut Frame::parse(text).unwrap(), 1);
+        assert_eq!(table.outbound_id_of(1, &json!(7)), Some(new));
+        assert!(table.finish(old).is_some());
+        assert_eq!(table.outbound_id_of(1, &json!(7)), Some(new));
+        assert!(table.finish(new).is_some());
+        assert_eq!(table.outbound_id_of(1, &json!(7)), None);
+        assert!(table.is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn server_requests_age() {
+        let mut table = ServerRequests::default();
+        let text = br#"{"jsonrpc":"2.0","id":"a","method":"roots/list"}"#;
+        let first = table.begin(&mut Frame::parse(text).unwrap(), 1);
+        tokio::time::advance(std::time::Duration::from_secs(10)).await;
+        let _second = table.begin(&mut Frame::parse(text).unwrap(), 1);
+        assert_eq!(
+            table.older_than(std::time::Duration::from_secs(5)),
+            vec![first]
+        );
+        assert_eq!(table.len(), 2);
     }
 }

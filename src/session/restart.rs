@@ -13,6 +13,7 @@ use super::failure::ProxyError;
 use super::handshake::negotiated_version;
 use super::{Phase, SessionMsg, SessionState};
 use crate::backoff::{RestartDecision, random_jitter};
+use crate::budget::Charge;
 use crate::frame::{Frame, FrameKind, IdKey, SERVER_ERROR};
 use crate::metrics::{FailReason, Limit};
 use crate::process::ExitReport;
@@ -28,6 +29,8 @@ pub(super) struct Queued {
     frame: Frame,
     /// For requests: the stream that carries the answer.
     stream: Option<StreamSender>,
+    /// The client's bytes stay charged while they wait.
+    charge: Option<Charge>,
     /// When it was queued, for the queue's deadline.
     since: Instant,
 }
@@ -104,7 +107,7 @@ impl SessionState {
         let proxy_id = self.requests.allocate_id();
         self.phase = Phase::Replaying(proxy_id);
         let initialize = self.handshake.initialize(proxy_id);
-        self.write_to_child(&initialize);
+        self.write_to_child(&initialize, None);
         let generation = self.generation;
         self.after(myself, self.replay_deadline(), move || {
             SessionMsg::Timer(SessionTimer::ReplayDeadline { generation })
@@ -175,15 +178,15 @@ impl SessionState {
             if let Some(id) = frame.id().and_then(Value::as_u64) {
                 self.restart.replay_ids.insert(id);
             }
-            self.write_to_child(frame);
+            self.write_to_child(frame, None);
         }
         self.phase = Phase::Ready;
         tracing::info!(parent: &self.span, generation = self.generation, queued = self.restart.queue.len(), "MCP server restarted and re-initialized; the session goes on");
         let queued = std::mem::take(&mut self.restart.queue);
         for item in queued {
             match item.stream {
-                Some(stream) => self.forward_request(myself, item.frame, stream),
-                None => self.on_client_message(item.frame),
+                Some(stream) => self.forward_request(myself, item.frame, stream, item.charge),
+                None => self.on_client_message(item.frame, item.charge),
             }
         }
     }
@@ -194,7 +197,12 @@ impl SessionState {
     }
 
     /// Holds a client message until the restarted child is ready (bounded in number).
-    pub(super) fn hold(&mut self, frame: Frame, stream: Option<StreamSender>) {
+    pub(super) fn hold(
+        &mut self,
+        frame: Frame,
+        stream: Option<StreamSender>,
+        charge: Option<Charge>,
+    ) {
         if frame.method() == Some("notifications/cancelled") && self.drop_queued_cancelled(&frame) {
             return;
         }
@@ -214,6 +222,7 @@ impl SessionState {
         self.restart.queue.push_back(Queued {
             frame,
             stream,
+            charge,
             since: Instant::now(),
         });
     }
@@ -285,7 +294,7 @@ impl SessionState {
         }
         let proxy_id = self.requests.allocate_id();
         self.restart.ping_outstanding = Some(proxy_id);
-        self.write_to_child(&Frame::request(Value::from(proxy_id), "ping", None));
+        self.write_to_child(&Frame::request(Value::from(proxy_id), "ping", None), None);
         let generation = self.generation;
         self.after(myself, self.config.ping_timeout, move || {
             SessionMsg::Timer(SessionTimer::PingDeadline {
@@ -326,7 +335,7 @@ impl SessionState {
                 "notifications/cancelled",
                 Some(json!({ "requestId": proxy_id, "reason": "request timed out" })),
             );
-            self.write_to_child(&cancel);
+            self.write_to_child(&cancel, None);
         }
     }
 }
