@@ -20,7 +20,7 @@ impl SessionState {
         &mut self,
         myself: &ActorRef<SessionMsg>,
     ) -> Result<(), String> {
-        let spawned = ManagedProcess::spawn(&self.config.command);
+        let spawned = ManagedProcess::spawn(&self.config.command).await;
         self.metrics.child_spawned(spawned.is_ok());
         let (process, pipes) = spawned.map_err(|err| err.to_string())?;
         let pid = process.pid();
