@@ -1,13 +1,14 @@
 //! The OS side of a child MCP server: spawn it in its own process group, stop it gracefully,
 //! and make sure that neither it nor anything it forked outlives its session.
 //!
-//! - [`spawner`]: every child is forked by one long-lived thread (parent-death signal).
-//! - [`watcher`]: a task per child notices its exit without reaping it, kills the rest of its
+//! - `spawner`: every child is forked by one long-lived thread (parent-death signal).
+//! - `watcher`: a task per child notices its exit without reaping it, kills the rest of its
 //!   process group while the zombie leader pins the group id, then reaps it and publishes an
 //!   [`ExitReport`]; an exit is noticed even when a grandchild keeps the child's stdout open.
-//! - [`group`]: every signal to the group goes through the `ManagedProcess`, and none is sent
+//! - `group`: every signal to the group goes through the `ManagedProcess`, and none is sent
 //!   once the leader was reaped (its group id may then belong to someone else).
-//! - [`orphans`]: the proxy as a child subreaper that reaps orphaned descendants.
+//! - `orphans`: the proxy as a child subreaper that reaps orphaned descendants; `registry`
+//!   keeps it away from the leaders whose status belongs to their watcher.
 //!
 //! Stopping is: close stdin, wait `grace`, SIGTERM the whole group, wait `grace`, SIGKILL the
 //! group. `Drop` is the safety net for every path that skips the graceful stop.
@@ -288,14 +289,15 @@ mod tests {
                 !std::path::Path::new(&format!("/proc/self/task/{thread}")).exists()
             })
             .await;
+            // A SIGKILLed `cat` would answer with EOF or a broken pipe.
+            echo_through(&mut pipes).await;
+            assert_eq!(*process.exit_watch().borrow(), None, "the child died");
             let spawner_alive = std::fs::read_dir("/proc/self/task")
                 .unwrap()
                 .flatten()
                 .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
                 .any(|comm| comm.trim() == spawner::THREAD_NAME);
             assert!(spawner_alive, "the spawner thread is gone");
-            echo_through(&mut pipes).await;
-            assert_eq!(*process.exit_watch().borrow(), None, "the child died");
             let report = process
                 .stop(Some(pipes.stdin), Duration::from_secs(5))
                 .await;

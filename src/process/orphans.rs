@@ -7,7 +7,7 @@
 //! with or without the flag. [`start_orphan_reaper`] runs a task that reaps such zombies.
 //!
 //! It must not steal an exit status someone else waits for, so there is no `waitpid(-1)`. On
-//! every SIGCHLD, and every [`SWEEP_PERIOD`] as a backstop, it lists our zombie children (from
+//! every SIGCHLD, and every `SWEEP_PERIOD` as a backstop, it lists our zombie children (from
 //! `/proc/self/task/*/children`, or a scan of `/proc` where that file is missing) and reaps with
 //! `waitpid(pid, WNOHANG)` only those that are
 //! - not a leader spawned by a `ManagedProcess` (the registry; its watcher reaps it), and
@@ -119,14 +119,20 @@ async fn reap_forever() {
 /// Reaps every zombie orphan now. Returns how many were reaped, or `None` if a spawn holds the
 /// registry (try again shortly).
 #[cfg(target_os = "linux")]
-pub(super) fn reap_orphans() -> Option<usize> {
+fn reap_orphans() -> Option<usize> {
     let candidates = zombie_orphans();
     if candidates.is_empty() {
         return Some(0);
     }
+    reap_listed(&candidates)
+}
+
+/// Reaps those of `candidates` (zombie children of ours) that no `ManagedProcess` tracks.
+#[cfg(target_os = "linux")]
+fn reap_listed(candidates: &[i32]) -> Option<usize> {
     let tracked = super::registry::try_lock()?;
     let mut reaped = 0;
-    for pid in candidates {
+    for &pid in candidates {
         // A zombie child of ours keeps its pid until we reap it, so `pid` is still that zombie
         // (unless it is tracked: then it was just spawned or is about to be reaped by its
         // watcher, and is skipped).
@@ -199,16 +205,16 @@ fn every_process() -> Vec<i32> {
 #[derive(Debug, PartialEq, Eq)]
 pub(super) struct Stat {
     /// `R`, `S`, `Z`, ...
-    pub(super) state: char,
+    state: char,
     /// The parent's pid.
-    pub(super) ppid: u32,
+    ppid: u32,
     /// The process group id.
-    pub(super) pgrp: i32,
+    pgrp: i32,
 }
 
 /// Reads `/proc/<pid>/stat`; `None` if the process is gone.
 #[cfg(target_os = "linux")]
-pub(super) fn stat_of(pid: i32) -> Option<Stat> {
+fn stat_of(pid: i32) -> Option<Stat> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is parenthesised and may itself contain ") ", so split at the last one.
     let (_, rest) = stat.rsplit_once(')')?;
@@ -217,4 +223,100 @@ pub(super) fn stat_of(pid: i32) -> Option<Stat> {
     let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
     Some(Stat { state, ppid, pgrp })
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::os::unix::process::CommandExt;
+    use std::time::Duration;
+
+    use super::super::testing::{eventually, first_line, sh};
+    use super::super::{ExitReport, ManagedProcess, registry};
+    use super::*;
+
+    /// Whether `pid` is a zombie child of ours (not reaped by anyone yet).
+    fn our_zombie(pid: i32) -> bool {
+        stat_of(pid).is_some_and(|stat| stat.state == 'Z' && stat.ppid == std::process::id())
+    }
+
+    /// Spawns `true` with the standard library; `own_group` puts it in a group of its own.
+    fn exiting_child(own_group: bool) -> (std::process::Child, i32) {
+        let mut command = std::process::Command::new("true");
+        if own_group {
+            command.process_group(0);
+        }
+        let child = command.spawn().unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        (child, pid)
+    }
+
+    #[tokio::test]
+    async fn an_orphaned_grandchild_is_reaped() {
+        become_subreaper().unwrap();
+        // The leader exits at once; the watcher kills the grandchild with the group.
+        let (process, mut pipes) = ManagedProcess::spawn(&sh("sleep 1000 & echo $!; exit 0"))
+            .await
+            .unwrap();
+        let grandchild: i32 = first_line(&mut pipes.stdout).await.parse().unwrap();
+        let mut exit = process.exit_watch();
+        let report = exit.wait_for(Option::is_some).await.unwrap().unwrap();
+        assert_eq!(report, ExitReport::Code(0));
+        // As a subreaper, the proxy adopted it; nobody reaps it until the reaper runs.
+        eventually("the grandchild is our zombie", || our_zombie(grandchild)).await;
+        start_orphan_reaper();
+        eventually("the grandchild is reaped", || {
+            stat_of(grandchild).is_none_or(|stat| stat.ppid != std::process::id())
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_child_in_our_own_group_is_left_to_its_owner() {
+        let (mut child, pid) = exiting_child(false);
+        eventually("the child is a zombie", || our_zombie(pid)).await;
+        assert!(!zombie_orphans().contains(&pid));
+        assert!(child.wait().unwrap().success());
+    }
+
+    #[tokio::test]
+    async fn a_tracked_leader_is_left_to_its_watcher() {
+        let (mut child, pid) = {
+            let mut tracked = registry::lock();
+            let (child, pid) = exiting_child(true);
+            tracked.insert(pid);
+            (child, pid)
+        };
+        eventually("the child is a zombie", || our_zombie(pid)).await;
+        assert!(zombie_orphans().contains(&pid));
+        assert_eq!(reap_listed(&[pid]), Some(0));
+        assert!(child.wait().unwrap().success());
+        registry::lock().remove(pid);
+    }
+
+    #[tokio::test]
+    async fn an_untracked_zombie_in_another_group_is_reaped() {
+        let (mut child, pid) = exiting_child(true);
+        // A reaper task of another test (in a shared test process) may take it first.
+        eventually("the child is a zombie", || {
+            our_zombie(pid) || stat_of(pid).is_none()
+        })
+        .await;
+        if our_zombie(pid) {
+            assert!(zombie_orphans().contains(&pid));
+        }
+        while reap_listed(&[pid]).is_none() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(stat_of(pid).is_none(), "the orphan was not reaped");
+        // Its status is gone: the owner's wait fails, which is why owned pids are skipped.
+        assert!(child.wait().is_err());
+    }
+
+    #[test]
+    fn stat_reads_our_parent_and_group() {
+        let stat = stat_of(i32::try_from(std::process::id()).unwrap()).unwrap();
+        assert_eq!(stat.ppid, std::os::unix::process::parent_id());
+        // SAFETY: getpgrp has no preconditions.
+        assert_eq!(stat.pgrp, unsafe { libc::getpgrp() });
+    }
 }

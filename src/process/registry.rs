@@ -46,6 +46,7 @@ impl Tracked {
     }
 
     /// Whether `pid` is a leader whose status is someone else's to collect.
+    #[cfg(target_os = "linux")]
     pub(super) fn contains(&self, pid: i32) -> bool {
         self.0.as_ref().is_some_and(|pids| pids.contains(&pid))
     }

@@ -144,7 +144,7 @@ fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
 
 /// The pidfd-less fallback: peek after every SIGCHLD.
 #[cfg(target_os = "linux")]
-pub(super) async fn peek_on_every_sigchld(pid: i32) -> io::Result<()> {
+async fn peek_on_every_sigchld(pid: i32) -> io::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     // Listening starts before the first peek, so an exit between the two still wakes us.
     let mut sigchld = signal(SignalKind::child())?;
@@ -158,7 +158,7 @@ pub(super) async fn peek_on_every_sigchld(pid: i32) -> io::Result<()> {
 
 /// Whether child `pid` has exited, leaving its status to be collected (`WNOWAIT`).
 #[cfg(target_os = "linux")]
-pub(super) fn has_exited(pid: i32) -> io::Result<bool> {
+fn has_exited(pid: i32) -> io::Result<bool> {
     let id = libc::id_t::try_from(pid).map_err(|_| io::Error::other("negative pid"))?;
     // SAFETY: siginfo_t is a plain C struct for which all zero bytes is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -176,4 +176,42 @@ pub(super) fn has_exited(pid: i32) -> io::Result<bool> {
     // With WNOHANG and no exited child, waitid returns 0 and leaves si_pid zero.
     // SAFETY: waitid filled `info` (or left it zeroed), and si_pid is valid for SIGCHLD info.
     Ok(unsafe { info.si_pid() } != 0)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn spawn_std(program: &str, args: &[&str]) -> (std::process::Child, i32) {
+        let child = std::process::Command::new(program)
+            .args(args)
+            .spawn()
+            .unwrap();
+        let pid = i32::try_from(child.id()).unwrap();
+        (child, pid)
+    }
+
+    #[tokio::test]
+    async fn the_pidfd_sees_an_exit_and_leaves_the_status_to_collect() {
+        let (mut child, pid) = spawn_std("sh", &["-c", "exit 7"]);
+        tokio::time::timeout(Duration::from_secs(5), exited_unreaped(pid))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn the_sigchld_fallback_sees_an_exit_and_leaves_the_status_to_collect() {
+        let (mut child, pid) = spawn_std("sleep", &["0.05"]);
+        assert!(!has_exited(pid).unwrap());
+        tokio::time::timeout(Duration::from_secs(5), peek_on_every_sigchld(pid))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(has_exited(pid).unwrap(), "peeking twice must not reap");
+        assert!(child.wait().unwrap().success());
+    }
 }
