@@ -29,6 +29,7 @@ const SWEEP_PERIOD: std::time::Duration = std::time::Duration::from_secs(10);
 const BUSY_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Makes the proxy a child subreaper: orphaned descendants are re-parented to it, not to init.
+/// Pair it with [`start_orphan_reaper`], or the adopted orphans stay zombies.
 #[cfg(target_os = "linux")]
 pub fn become_subreaper() -> std::io::Result<()> {
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes an integer and touches no memory.
