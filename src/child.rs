@@ -135,7 +135,7 @@ impl Actor for ChildProcess {
             }
             ChildMsg::Kill => {
                 tracing::warn!(parent: &state.span, "killing the MCP server's process group");
-                crate::process::kill_group(state.process.pid());
+                state.process.kill();
             }
             ChildMsg::StdoutClosed => {
                 // Waits for the exit, escalating if the process lingers without its stdout;

@@ -90,6 +90,7 @@ pub async fn run(
     signals: ShutdownSignals,
 ) -> Result<(), RunError> {
     let local_addr = listener.local_addr()?;
+    adopt_orphans();
     let shutdown_timeout = config.shutdown_timeout;
     let max_sessions = config.max_sessions;
     let index = Arc::new(SessionIndex::default());
@@ -167,6 +168,19 @@ pub async fn run(
     }
     served?;
     Ok(())
+}
+
+/// Makes the proxy the reaper of whatever its children leave behind (wrappers such as `npx`
+/// or `sh -c` fork helpers that outlive them): without it, in a container where the proxy is
+/// PID 1, every such helper would stay a zombie.
+fn adopt_orphans() {
+    match process::become_subreaper() {
+        Ok(()) => tracing::debug!("child subreaper: orphaned descendants are reaped by the proxy"),
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot become a child subreaper; descendants orphaned by a crashing MCP server are reaped by init instead")
+        }
+    }
+    process::start_orphan_reaper();
 }
 
 /// Waits for the first signal, then drains every session; a second signal cuts the wait short.

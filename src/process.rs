@@ -1,20 +1,41 @@
 //! The OS side of a child MCP server: spawn it in its own process group, stop it gracefully,
 //! and make sure that neither it nor anything it forked outlives its session.
 //!
-//! A watcher task owns the OS handle and reaps the child the moment it exits, publishing how it
-//! ended; so an exit is noticed even when a grandchild keeps the child's stdout open, and no
-//! child is ever left a zombie. Stopping is: close stdin, wait `grace`, SIGTERM the whole group,
-//! wait `grace`, SIGKILL the group. `Drop` is the safety net for every path that skips the
-//! graceful stop.
+//! - `spawner`: every child is forked by one long-lived thread (parent-death signal).
+//! - `watcher`: a task per child notices its exit without reaping it, kills the rest of its
+//!   process group while the zombie leader pins the group id, then reaps it and publishes an
+//!   [`ExitReport`]; an exit is noticed even when a grandchild keeps the child's stdout open.
+//! - `group`: every signal to the group goes through the `ManagedProcess`, and none is sent
+//!   once the leader was reaped (its group id may then belong to someone else).
+//! - `orphans`: the proxy as a child subreaper that reaps orphaned descendants; `registry`
+//!   keeps it away from the leaders whose status belongs to their watcher.
+//!
+//! Stopping is: close stdin, wait `grace`, SIGTERM the whole group, wait `grace`, SIGKILL the
+//! group. `Drop` is the safety net for every path that skips the graceful stop.
+//!
+//! Portability: Linux has it all. Other Unix systems (macOS) have no parent-death signal (a
+//! proxy killed with SIGKILL leaves its children running), no subreaper (orphans go to init),
+//! and no way to see an exit before the reap, so the group is swept right after it.
 
-use std::fmt;
-use std::process::{ExitStatus, Stdio};
+mod exit_report;
+mod group;
+mod orphans;
+mod registry;
+mod spawner;
+#[cfg(test)]
+mod testing;
+mod watcher;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
+use tokio::process::{ChildStderr, ChildStdin, ChildStdout};
 use tokio::sync::watch;
 
 use crate::config::CommandSpec;
+pub use exit_report::ExitReport;
+use group::Group;
+pub use orphans::{become_subreaper, start_orphan_reaper};
 
 /// Why a child could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -25,69 +46,6 @@ pub struct SpawnError {
     /// What the OS said.
     #[source]
     pub source: std::io::Error,
-}
-
-/// How a child ended, in the words a user understands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitReport {
-    /// It exited by itself with this code.
-    Code(i32),
-    /// It was killed by this signal.
-    Signal(i32),
-    /// Its status could not be read.
-    Unknown,
-}
-
-impl ExitReport {
-    /// Converts an OS exit status.
-    pub fn from_status(status: ExitStatus) -> ExitReport {
-        use std::os::unix::process::ExitStatusExt;
-        match (status.code(), status.signal()) {
-            (Some(code), _) => ExitReport::Code(code),
-            (None, Some(signal)) => ExitReport::Signal(signal),
-            _ => ExitReport::Unknown,
-        }
-    }
-}
-
-impl ExitReport {
-    /// Encodes the report as an actor stop reason (ractor carries reasons as strings).
-    pub fn encode(&self) -> String {
-        match self {
-            ExitReport::Code(code) => format!("code:{code}"),
-            ExitReport::Signal(signal) => format!("signal:{signal}"),
-            ExitReport::Unknown => "unknown".to_string(),
-        }
-    }
-
-    /// Decodes [`ExitReport::encode`]; anything else is `Unknown`.
-    pub fn decode(reason: Option<&str>) -> ExitReport {
-        let parse = |text: &str| text.parse::<i32>().ok();
-        match reason.and_then(|r| r.split_once(':')) {
-            Some(("code", code)) => parse(code).map_or(ExitReport::Unknown, ExitReport::Code),
-            Some(("signal", sig)) => parse(sig).map_or(ExitReport::Unknown, ExitReport::Signal),
-            _ => ExitReport::Unknown,
-        }
-    }
-
-    /// The report as JSON for error `data`: `{"code": 1}` or `{"signal": 9}`.
-    pub fn to_json(&self) -> serde_json::Value {
-        match self {
-            ExitReport::Code(code) => serde_json::json!({ "code": code }),
-            ExitReport::Signal(signal) => serde_json::json!({ "signal": signal }),
-            ExitReport::Unknown => serde_json::json!({}),
-        }
-    }
-}
-
-impl fmt::Display for ExitReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExitReport::Code(code) => write!(f, "exit code {code}"),
-            ExitReport::Signal(signal) => write!(f, "killed by signal {signal}"),
-            ExitReport::Unknown => write!(f, "unknown exit status"),
-        }
-    }
 }
 
 /// The pipes of a freshly spawned child.
@@ -104,76 +62,36 @@ pub struct ChildPipes {
 /// A running child process that is the leader of its own process group.
 #[derive(Debug)]
 pub struct ManagedProcess {
-    /// How the child ended, published by the watcher task that reaped it.
+    /// How the child ended, published by the watcher task once it swept the group and reaped.
     exit: watch::Receiver<Option<ExitReport>>,
-    /// The process group id (equal to the child's pid), used to signal all descendants.
-    pgid: i32,
-    /// Set once the child has been reaped and its group has been swept.
+    /// The child's pid, also its process group id.
+    pid: u32,
+    /// The right to signal the group, shared with the watcher, which revokes it on reaping.
+    group: Arc<Group>,
+    /// Set once the graceful stop has completed.
     finished: Option<ExitReport>,
 }
 
 impl ManagedProcess {
-    /// Spawns `spec` directly (no shell) in a new process group, with piped stdio.
-    pub fn spawn(spec: &CommandSpec) -> Result<(ManagedProcess, ChildPipes), SpawnError> {
-        let fail = |source| SpawnError {
-            command: spec.display(),
-            source,
-        };
-        let mut command = Command::new(&spec.program);
-        command
-            .args(&spec.args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            // The safety net of last resort: tokio kills the leader if the handle is dropped.
-            .kill_on_drop(true);
-        // SAFETY: the closure runs in the forked child before exec and only calls prctl, which
-        // is async-signal-safe. It asks the kernel to SIGKILL the child if the proxy dies, so
-        // even a `kill -9` of the proxy leaves no server running.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let mut child = command.spawn().map_err(fail)?;
-        let pid = child.id().ok_or_else(|| {
-            fail(std::io::Error::other(
-                "the child exited before its pid could be read",
-            ))
-        })?;
-        let missing = || {
-            fail(std::io::Error::other(
-                "a stdio pipe of the child is missing",
-            ))
-        };
-        let pipes = ChildPipes {
-            stdin: child.stdin.take().ok_or_else(missing)?,
-            stdout: child.stdout.take().ok_or_else(missing)?,
-            stderr: child.stderr.take().ok_or_else(missing)?,
-        };
-        let pgid = i32::try_from(pid).map_err(|_| fail(std::io::Error::other("pid overflow")))?;
-        let (published, exit) = watch::channel(None);
-        tokio::spawn(async move {
-            let report = child
-                .wait()
-                .await
-                .map(ExitReport::from_status)
-                .unwrap_or(ExitReport::Unknown);
-            let _ = published.send(Some(report));
-        });
-        Ok((
-            ManagedProcess {
-                exit,
-                pgid,
-                finished: None,
-            },
-            pipes,
-        ))
+    /// Spawns `spec` directly (no shell) in a new process group, with piped stdio. The fork
+    /// happens on the spawner thread; the pipes and the exit watcher belong to the caller's
+    /// runtime.
+    pub async fn spawn(spec: &CommandSpec) -> Result<(ManagedProcess, ChildPipes), SpawnError> {
+        spawner::spawn(spec).await
     }
 
-    /// A receiver that turns `Some` when the child has exited (and was reaped).
+    /// Wraps a freshly spawned child whose watcher is running.
+    fn new(pid: i32, group: Arc<Group>, exit: watch::Receiver<Option<ExitReport>>) -> Self {
+        ManagedProcess {
+            exit,
+            pid: pid.unsigned_abs(),
+            group,
+            finished: None,
+        }
+    }
+
+    /// A receiver that turns `Some` when the child has exited, its group was swept and it
+    /// was reaped.
     pub fn exit_watch(&self) -> watch::Receiver<Option<ExitReport>> {
         self.exit.clone()
     }
@@ -189,17 +107,28 @@ impl ManagedProcess {
 
     /// The child's pid (also its process group id).
     pub fn pid(&self) -> u32 {
-        self.pgid.unsigned_abs()
+        self.pid
+    }
+
+    /// SIGKILLs the whole process group now, unless the leader was already reaped (then its
+    /// group was swept and the id may be someone else's). The exit is reported as usual.
+    pub fn kill(&self) {
+        self.signal(libc::SIGKILL);
+    }
+
+    /// Sends `signal` to the group if the leader is not reaped yet; returns whether it did.
+    fn signal(&self, signal: libc::c_int) -> bool {
+        self.group.lock().signal(signal)
     }
 
     /// Waits for the child to exit by itself (after its stdout closed), up to `grace`, then
-    /// escalates like [`ManagedProcess::stop`]. Always sweeps the group afterwards.
+    /// escalates like [`ManagedProcess::stop`].
     pub async fn reap(&mut self, grace: Duration) -> ExitReport {
         self.stop(None, grace).await
     }
 
     /// Graceful stop: close stdin (if still held), wait, SIGTERM the group, wait, SIGKILL it.
-    /// Returns how the child ended. Any remaining member of the group is killed afterwards.
+    /// Returns how the child ended; the rest of its group was killed before it was reaped.
     pub async fn stop(&mut self, stdin: Option<ChildStdin>, grace: Duration) -> ExitReport {
         if let Some(report) = self.finished {
             return report;
@@ -208,18 +137,16 @@ impl ManagedProcess {
         let report = match tokio::time::timeout(grace, self.exited()).await {
             Ok(report) => report,
             Err(_elapsed) => {
-                signal_group(self.pgid, libc::SIGTERM);
+                self.signal(libc::SIGTERM);
                 match tokio::time::timeout(grace, self.exited()).await {
                     Ok(report) => report,
                     Err(_elapsed) => {
-                        signal_group(self.pgid, libc::SIGKILL);
+                        self.signal(libc::SIGKILL);
                         self.exited().await
                     }
                 }
             }
         };
-        // The leader is gone; anything it forked into its group goes with it.
-        signal_group(self.pgid, libc::SIGKILL);
         self.finished = Some(report);
         report
     }
@@ -227,45 +154,18 @@ impl ManagedProcess {
 
 impl Drop for ManagedProcess {
     fn drop(&mut self) {
-        if self.finished.is_none() {
-            // Paths that skipped the graceful stop (an aborted actor, a panic): kill the whole
-            // group now. The watcher task reaps the killed leader.
-            signal_group(self.pgid, libc::SIGKILL);
-        }
-    }
-}
-
-/// Kills the whole process group of a child that is hung; its actor then sees stdout close
-/// and reports the exit as usual.
-pub fn kill_group(pid: u32) {
-    if let Ok(pgid) = i32::try_from(pid) {
-        signal_group(pgid, libc::SIGKILL);
-    }
-}
-
-/// Sends `signal` to every process in group `pgid`; a group that no longer exists is fine.
-fn signal_group(pgid: i32, signal: libc::c_int) {
-    if pgid <= 1 {
-        // Never signal our own group or init by accident (pgid 0 means "my group").
-        return;
-    }
-    // SAFETY: killpg has no memory-safety preconditions; ESRCH (no such group) is expected.
-    unsafe {
-        libc::killpg(pgid, signal);
+        // Paths that skipped the graceful stop (an aborted actor, a panic): kill the whole
+        // group now, unless it is already gone. The watcher task reaps the killed leader.
+        self.kill();
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::testing::{eventually, first_line, killed, sh};
     use super::*;
     use std::path::PathBuf;
-
-    fn sh(script: &str) -> CommandSpec {
-        CommandSpec {
-            program: PathBuf::from("sh"),
-            args: vec!["-c".into(), script.into()],
-        }
-    }
+    use tokio::io::AsyncWriteExt;
 
     /// Whether any process of group `pgid` is still running (zombies waiting for their
     /// reaper, the proxy or init, do not count: they hold no resources but a pid).
@@ -298,7 +198,9 @@ mod tests {
 
     #[tokio::test]
     async fn closing_stdin_is_enough_for_a_well_behaved_child() {
-        let (mut process, pipes) = ManagedProcess::spawn(&sh("cat >/dev/null; exit 3")).unwrap();
+        let (mut process, pipes) = ManagedProcess::spawn(&sh("cat >/dev/null; exit 3"))
+            .await
+            .unwrap();
         let report = process
             .stop(Some(pipes.stdin), Duration::from_secs(5))
             .await;
@@ -310,6 +212,7 @@ mod tests {
         let (mut process, pipes) = ManagedProcess::spawn(&sh(
             "trap '' TERM; sleep 1000 & while true; do sleep 1; done",
         ))
+        .await
         .unwrap();
         let pgid = process.pid() as i32;
         let report = process
@@ -317,26 +220,18 @@ mod tests {
             .await;
         assert_eq!(report, ExitReport::Signal(libc::SIGKILL));
         wait_until_group_gone(pgid).await;
+        // Reaped: the group id may be someone else's now, so nothing may be sent to it.
+        assert!(!process.signal(libc::SIGKILL));
     }
 
     #[tokio::test]
     async fn drop_kills_the_group() {
-        let (process, _pipes) = ManagedProcess::spawn(&sh("sleep 1000 & sleep 1000")).unwrap();
+        let (process, _pipes) = ManagedProcess::spawn(&sh("sleep 1000 & sleep 1000"))
+            .await
+            .unwrap();
         let pgid = process.pid() as i32;
         drop(process);
         wait_until_group_gone(pgid).await;
-    }
-
-    #[test]
-    fn exit_reports_survive_encoding() {
-        for report in [
-            ExitReport::Code(3),
-            ExitReport::Signal(9),
-            ExitReport::Unknown,
-        ] {
-            assert_eq!(ExitReport::decode(Some(&report.encode())), report);
-        }
-        assert_eq!(ExitReport::decode(None), ExitReport::Unknown);
     }
 
     #[tokio::test]
@@ -345,11 +240,114 @@ mod tests {
             program: PathBuf::from("/nonexistent/server"),
             args: vec!["--x".into()],
         };
-        let err = ManagedProcess::spawn(&spec).unwrap_err();
+        let err = ManagedProcess::spawn(&spec).await.unwrap_err();
         let text = err.to_string();
         assert!(
             text.starts_with("cannot start `/nonexistent/server --x`: No such file"),
             "{text}"
         );
+    }
+
+    /// Writes a line to `cat` and reads it back: the pipes work on the caller's runtime.
+    async fn echo_through(pipes: &mut ChildPipes) {
+        pipes.stdin.write_all(b"ping\n").await.unwrap();
+        assert_eq!(first_line(&mut pipes.stdout).await, "ping");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_child_outlives_the_blocking_thread_that_asked_for_it() {
+        // Blocking threads that idle this long exit: a child forked on one would get its
+        // parent-death SIGKILL then.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_keep_alive(Duration::from_millis(20))
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (thread, spawned) = tokio::task::spawn_blocking(|| {
+                // SAFETY: gettid has no preconditions.
+                let thread = unsafe { libc::gettid() };
+                let spawned = tokio::runtime::Handle::current()
+                    .block_on(ManagedProcess::spawn(&sh("exec cat")));
+                (thread, spawned)
+            })
+            .await
+            .unwrap();
+            let (mut process, mut pipes) = spawned.unwrap();
+            eventually("the blocking thread has exited", || {
+                !std::path::Path::new(&format!("/proc/self/task/{thread}")).exists()
+            })
+            .await;
+            // A SIGKILLed `cat` would answer with EOF or a broken pipe.
+            echo_through(&mut pipes).await;
+            assert_eq!(*process.exit_watch().borrow(), None, "the child died");
+            let spawner_alive = std::fs::read_dir("/proc/self/task")
+                .unwrap()
+                .flatten()
+                .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+                .any(|comm| comm.trim() == spawner::THREAD_NAME);
+            assert!(spawner_alive, "the spawner thread is gone");
+            let report = process
+                .stop(Some(pipes.stdin), Duration::from_secs(5))
+                .await;
+            assert_eq!(report, ExitReport::Code(0));
+        });
+    }
+
+    #[test]
+    fn each_spawn_registers_with_the_runtime_of_its_caller() {
+        // One spawner thread serves runtimes that come and go, as the tests' runtimes do.
+        for _ in 0..3 {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let (mut process, mut pipes) =
+                    ManagedProcess::spawn(&sh("exec cat")).await.unwrap();
+                echo_through(&mut pipes).await;
+                let report = process
+                    .stop(Some(pipes.stdin), Duration::from_secs(5))
+                    .await;
+                assert_eq!(report, ExitReport::Code(0));
+            });
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_group_is_swept_before_the_leader_is_reaped() {
+        let (process, mut pipes) = ManagedProcess::spawn(&sh("sleep 1000 & echo $!; exit 0"))
+            .await
+            .unwrap();
+        let grandchild: i32 = first_line(&mut pipes.stdout).await.parse().unwrap();
+        let mut exit = process.exit_watch();
+        let report = tokio::time::timeout(Duration::from_secs(5), exit.wait_for(Option::is_some))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap_or(ExitReport::Unknown);
+        assert_eq!(report, ExitReport::Code(0));
+        // Published only after the sweep: the grandchild already has its SIGKILL.
+        assert!(killed(grandchild), "the leader's group was not swept");
+        assert!(process.group.lock().released());
+        assert!(
+            !process.signal(libc::SIGKILL),
+            "a reaped group was signalled"
+        );
+    }
+
+    #[tokio::test]
+    async fn kill_ends_the_whole_group() {
+        let (mut process, mut pipes) = ManagedProcess::spawn(&sh("sleep 1000 & echo $!; wait"))
+            .await
+            .unwrap();
+        let grandchild: i32 = first_line(&mut pipes.stdout).await.parse().unwrap();
+        process.kill();
+        let report = process.reap(Duration::from_secs(5)).await;
+        assert_eq!(report, ExitReport::Signal(libc::SIGKILL));
+        eventually("the grandchild is killed", || killed(grandchild)).await;
     }
 }

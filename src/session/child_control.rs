@@ -30,7 +30,7 @@ impl SessionState {
         &mut self,
         myself: &ActorRef<SessionMsg>,
     ) -> Result<(), StartError> {
-        let spawned = ManagedProcess::spawn(&self.config.command);
+        let spawned = ManagedProcess::spawn(&self.config.command).await;
         self.metrics.child_spawned(spawned.is_ok());
         let (process, pipes) = spawned?;
         let pid = process.pid();
