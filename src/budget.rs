@@ -25,16 +25,6 @@ pub enum OverBudget {
     Global,
 }
 
-impl OverBudget {
-    /// The `limit` label of `limit_hits_total`.
-    pub fn limit(self) -> crate::metrics::Limit {
-        match self {
-            OverBudget::Session => crate::metrics::Limit::SessionBufferBytes,
-            OverBudget::Global => crate::metrics::Limit::BufferBytes,
-        }
-    }
-}
-
 /// The budgets shared by every session, one per direction.
 #[derive(Debug, Clone)]
 pub struct GlobalBudgets {

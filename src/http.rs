@@ -338,7 +338,7 @@ impl HttpState {
     /// 429 (this session) or 503 (the whole proxy): too much client data is queued for the
     /// MCP servers; the client should retry once they have read it.
     fn over_budget(&self, over: OverBudget) -> Response {
-        self.0.metrics.limit_hit(over.limit());
+        self.0.metrics.limit_hit(over.into());
         let (status, message) = match over {
             OverBudget::Session => (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -17,7 +17,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::budget::GlobalBudgets;
+use crate::budget::{GlobalBudgets, OverBudget};
 use crate::frame::FrameKind;
 use crate::index::SessionIndex;
 use crate::protocol::CloseReason;
@@ -135,6 +135,15 @@ const LIMITS: [&str; 10] = [
     "buffer_bytes",
     "server_requests",
 ];
+
+impl From<OverBudget> for Limit {
+    fn from(over: OverBudget) -> Limit {
+        match over {
+            OverBudget::Session => Limit::SessionBufferBytes,
+            OverBudget::Global => Limit::BufferBytes,
+        }
+    }
+}
 
 /// Which way a message travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

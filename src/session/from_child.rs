@@ -251,7 +251,7 @@ impl SessionState {
                         Ok(charge) => charge,
                         Err(over) => {
                             tracing::warn!(parent: &self.span, ?over, "no client stream is open and the session's byte budget is spent; a message of the MCP server was dropped (raise --max-session-buffer-bytes or open the GET stream)");
-                            self.metrics.limit_hit(over.limit());
+                            self.metrics.limit_hit(over.into());
                             self.expire_server_request(server_request);
                             return;
                         }
