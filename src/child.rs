@@ -9,10 +9,14 @@
 //! A child's exit therefore reaches its session in-band, after every frame it wrote. The
 //! supervision event ractor sends when this actor stops is only the backstop for a panic.
 
+#[cfg(test)]
+pub mod fake;
+mod launcher;
 mod reader;
 mod stderr;
 mod writer;
 
+pub use launcher::{ChildHandle, ChildIo, Launcher};
 pub use stderr::StderrTail;
 pub use writer::{StdinQueue, StdinReceiver, StdinRefused};
 
@@ -26,7 +30,7 @@ use tracing::Span;
 use crate::budget::Budget;
 use crate::mailbox::MailboxBound;
 use crate::metrics::ProxyMetrics;
-use crate::process::{ChildPipes, ExitReport, ManagedProcess};
+use crate::process::ExitReport;
 use crate::protocol::SessionMsg;
 use crate::session_id::SessionId;
 
@@ -46,8 +50,8 @@ pub enum ChildMsg {
 }
 
 pub struct ChildArgs {
-    pub process: ManagedProcess,
-    pub pipes: ChildPipes,
+    pub process: ChildHandle,
+    pub io: ChildIo,
     pub stdin_queue: StdinReceiver,
     pub session: ActorRef<SessionMsg>,
     pub inbox: MailboxBound,
@@ -65,8 +69,9 @@ pub struct ChildArgs {
 }
 
 pub struct ChildState {
-    /// Its `Drop` kills the group on every path that skips the graceful stop.
-    process: ManagedProcess,
+    /// For an OS process, its `Drop` kills the group on every path that skips the graceful
+    /// stop.
+    process: ChildHandle,
     kill_grace: Duration,
     span: Span,
     writer: JoinHandle<()>,
@@ -86,11 +91,11 @@ impl Actor for ChildProcess {
     ) -> Result<ChildState, ActorProcessingErr> {
         let pid = args.process.pid();
         let span = tracing::info_span!(parent: &args.span, "child", session = %args.session_id, pid, generation = args.generation);
-        let ChildPipes {
+        let ChildIo {
             stdin,
             stdout,
             stderr,
-        } = args.pipes;
+        } = args.io;
         let writer = tokio::spawn(writer::write_stdin(stdin, args.stdin_queue, span.clone()));
         let stderr = tokio::spawn(stderr::pump_stderr(stderr, span.clone(), args.stderr_tail));
         let stderr_abort = stderr.abort_handle();
@@ -129,7 +134,7 @@ impl Actor for ChildProcess {
                 // Dropping stdin (with whatever was still queued) is the first step of the
                 // graceful stop; the writer may be blocked on a child that does not read.
                 state.writer.abort();
-                let report = state.process.stop(None, state.kill_grace).await;
+                let report = state.process.stop(state.kill_grace).await;
                 let _ = reply.send(report);
                 myself.stop(None);
             }

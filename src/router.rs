@@ -13,6 +13,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::budget::GlobalBudgets;
+use crate::child::Launcher;
 use crate::config::SessionConfig;
 use crate::frame::Frame;
 use crate::index::{SessionEntry, SessionIndex};
@@ -213,6 +214,7 @@ impl RouterState {
             metrics: self.metrics.clone(),
             router: myself.clone(),
             budgets: budgets.clone(),
+            launcher: Launcher::Os,
             initialize: Some((initialize, stream)),
         };
         let (actor, _) =

@@ -22,6 +22,8 @@ pub mod inflight;
 mod restart;
 mod resume;
 pub mod route;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +34,7 @@ use tracing::Span;
 
 use crate::backoff::RestartTracker;
 use crate::budget::SessionBudgets;
-use crate::child::{ChildMsg, StderrTail, StdinQueue};
+use crate::child::{ChildMsg, Launcher, StderrTail, StdinQueue};
 use crate::config::SessionConfig;
 use crate::frame::Frame;
 use crate::mailbox::MailboxBound;
@@ -62,6 +64,8 @@ pub struct SessionArgs {
     /// Told the moment the session begins to end by itself, so it is unlisted at once.
     pub router: ActorRef<RouterMsg>,
     pub budgets: SessionBudgets,
+    /// Where children come from (OS processes, or a test's fakes).
+    pub launcher: Launcher,
     /// The client's `initialize` and its answer stream: the session's first act.
     pub initialize: Option<(Frame, StreamSender)>,
 }
@@ -126,6 +130,7 @@ pub struct SessionState {
     stats: Arc<SessionStats>,
     router: ActorRef<RouterMsg>,
     budgets: SessionBudgets,
+    launcher: Launcher,
     /// Timers armed with `send_after`; aborted when the session stops, since each holds the
     /// actor (and so its memory) until it fires, for as long as `--session-idle-timeout`.
     timers: Vec<Timer>,
@@ -179,6 +184,7 @@ impl Actor for SessionSupervisor {
             stats: args.stats,
             router: args.router,
             budgets: args.budgets,
+            launcher: args.launcher,
             timers: Vec::new(),
             metrics: args.metrics,
             config: args.config,

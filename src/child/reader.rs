@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use ractor::ActorRef;
 use serde_json::Value;
-use tokio::process::ChildStdout;
+use tokio::io::AsyncRead;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Span;
@@ -53,7 +53,7 @@ pub struct StdoutRoute {
 }
 
 /// Reads the child's stdout to its end, then reports the exit.
-pub async fn read_stdout(stdout: ChildStdout, route: StdoutRoute) {
+pub async fn read_stdout(stdout: Box<dyn AsyncRead + Send + Unpin>, route: StdoutRoute) {
     let mut reader = LineReader::new(stdout, route.max_line, STDOUT_BUFFER);
     let mut exit = route.exit.clone();
     let gave_up = async move {

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::process::ChildStderr;
+use tokio::io::AsyncRead;
 use tracing::Span;
 
 use crate::line_reader::{Line, LineReader};
@@ -44,7 +44,7 @@ impl StderrTail {
 }
 
 /// Forwards the child's stderr to the log, line by line, until it closes.
-pub async fn pump_stderr(stderr: ChildStderr, span: Span, tail: StderrTail) {
+pub async fn pump_stderr(stderr: Box<dyn AsyncRead + Send + Unpin>, span: Span, tail: StderrTail) {
     let mut reader = LineReader::new(stderr, STDERR_LINE, STDERR_BUFFER);
     let mut window_start = tokio::time::Instant::now();
     let mut logged = 0u32;

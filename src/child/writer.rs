@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
-use tokio::process::ChildStdin;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::Span;
 
@@ -83,7 +82,11 @@ impl StdinQueue {
 
 /// Drains the queue into the child's stdin until the session drops the queue or a write
 /// fails; either way stdin is closed when this returns.
-pub async fn write_stdin(mut stdin: ChildStdin, mut queue: StdinReceiver, span: Span) {
+pub async fn write_stdin(
+    mut stdin: Box<dyn AsyncWrite + Send + Unpin>,
+    mut queue: StdinReceiver,
+    span: Span,
+) {
     let mut batch: Vec<Bytes> = Vec::with_capacity(BATCH_LINES);
     let mut charges: Vec<Charge> = Vec::with_capacity(BATCH_LINES);
     while let Some((first, charge)) = queue.rx.recv().await {
@@ -101,7 +104,7 @@ pub async fn write_stdin(mut stdin: ChildStdin, mut queue: StdinReceiver, span: 
             }
         }
         let lines = batch.len();
-        let written = write_all_vectored(&mut stdin, &mut batch).await;
+        let written = write_all_vectored(stdin.as_mut(), &mut batch).await;
         queue.depth.fetch_sub(lines, Ordering::Relaxed);
         // Written: the bytes are the kernel's now, and their room in the budget is free.
         charges.clear();
@@ -114,7 +117,10 @@ pub async fn write_stdin(mut stdin: ChildStdin, mut queue: StdinReceiver, span: 
 }
 
 /// Writes every byte of `lines`, in order, with as few syscalls as the pipe allows.
-async fn write_all_vectored(stdin: &mut ChildStdin, lines: &mut [Bytes]) -> std::io::Result<()> {
+async fn write_all_vectored(
+    stdin: &mut (dyn AsyncWrite + Send + Unpin),
+    lines: &mut [Bytes],
+) -> std::io::Result<()> {
     let mut first = 0;
     while first < lines.len() {
         let slices: Vec<IoSlice<'_>> = lines[first..].iter().map(|l| IoSlice::new(l)).collect();

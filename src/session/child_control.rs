@@ -12,7 +12,7 @@ use crate::budget::Charge;
 use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail, StdinQueue, StdinRefused};
 use crate::frame::{Frame, SERVER_ERROR};
 use crate::metrics::{Direction, FailReason, Limit};
-use crate::process::{ExitReport, ManagedProcess, SpawnError};
+use crate::process::{ExitReport, SpawnError};
 use crate::protocol::CloseReason;
 
 /// Why a child could not be started.
@@ -30,16 +30,16 @@ impl SessionState {
         &mut self,
         myself: &ActorRef<SessionMsg>,
     ) -> Result<(), StartError> {
-        let spawned = ManagedProcess::spawn(&self.config.command).await;
+        let spawned = self.launcher.launch(&self.config.command).await;
         self.metrics.child_spawned(spawned.is_ok());
-        let (process, pipes) = spawned?;
+        let (process, io) = spawned?;
         let pid = process.pid();
         self.generation += 1;
         self.stderr_tail = StderrTail::default();
         let (stdin, stdin_queue) = StdinQueue::new(self.config.stdin_queue_capacity);
         let args = ChildArgs {
             process,
-            pipes,
+            io,
             stdin_queue,
             session: myself.clone(),
             inbox: self.inbox.clone(),
