@@ -6,25 +6,49 @@
 //!
 //! ```text
 //! axum handlers (http.rs) ──read──► SessionIndex (index.rs)
-//!                                        ▲ sole writer
-//! SessionRouter (router.rs)   root actor: open, close, drain
+//!     │ charge bytes (budget.rs)         ▲ sole writer
+//!     ▼                                  │
+//! SessionRouter (router.rs)   root actor: open (with the initialize), unlist, drain
 //!  ├─ SessionSupervisor (session.rs)     one per session: protocol state, id tables, streams
-//!  │    └─ ChildProcess (child.rs)       owns the OS process (process.rs); mailbox = stdin
+//!  │    └─ ChildProcess (child.rs)       decides stop/kill; its tasks do the I/O:
+//!  │         writer (stdin queue) · reader (frames, then the exit, in-band) · stderr
 //!  └─ SessionSupervisor ...
 //! ```
 //!
-//! - `frame.rs`: the lossless JSON-RPC message type.
+//! Actors decide, tasks do I/O: a child's exit reaches its session as an ordinary message
+//! after every frame it wrote, and nothing that decides ever waits behind a read or a write.
+//! Supervision events are only the backstop for a panicking actor.
+//!
+//! # Modules, leaves first
+//!
+//! The modules form a DAG. The protocol between actors lives in leaf modules that the actors
+//! import; no actor module imports another's internals:
+//!
+//! ```text
+//! frame, line_reader, id_sniff, mailbox, budget, backoff, config, process, session_id,
+//! close_reason, session_stats, stream
+//!   → protocol (SessionMsg, ChildEvent, RouterMsg, OpenError)
+//!   → metrics → index → child → session → router → sse, http → lib
+//! ```
+//!
+//! - `frame.rs`: the lossless JSON-RPC message type; `id_sniff.rs` recovers the id of a line
+//!   that could not be parsed, so its request fails instead of hanging.
+//! - `budget.rs`: byte budgets per session and proxy, per direction; a `Charge` travels with
+//!   the bytes it covers and is released when they are delivered.
 //! - `stream.rs`, `sse.rs`: client streams and their SSE encoding.
 //! - `line_reader.rs`: capped line framing of the child's output.
 //! - `config.rs`: CLI and validated configuration.
-//! - `mailbox.rs`: bounds and depth gauges for actor mailboxes.
+//! - `mailbox.rs`: message-count bounds and depth gauges for actor mailboxes.
 //! - `backoff.rs`: restart intensity and backoff.
+//! - `process.rs`, `process/`: the OS side of a child (spawner thread, group sweep before
+//!   reaping, subreaper and orphan reaping).
 //! - `metrics.rs`, `metrics/`: Prometheus registry, scrape-time collectors; `http/ops.rs`
 //!   serves them with health, readiness and `/sessions`.
 //! - `demo/`: the built-in demo stdio MCP server (default backend and test fixture).
 //!
-//! [`run`] serves the proxy on a listener until a shutdown future completes; `main.rs` and the
-//! integration tests both call it.
+//! [`run`] serves the proxy on a listener until a shutdown future completes; `main.rs` calls
+//! it. Integration tests drive the real binary; `session/tests.rs` drives a
+//! `SessionSupervisor` with scripted fake children under paused time.
 
 mod backoff;
 mod budget;
