@@ -16,9 +16,7 @@ pub struct RestartPolicy {
     pub max_restarts: u32,
     /// The window restarts are counted in, and the uptime after which backoff resets.
     pub window: Duration,
-    /// First backoff.
     pub backoff_min: Duration,
-    /// Largest backoff.
     pub backoff_max: Duration,
 }
 
@@ -34,7 +32,6 @@ pub enum RestartDecision {
 /// Restart history of one session.
 #[derive(Debug)]
 pub struct RestartTracker {
-    /// The limits.
     policy: RestartPolicy,
     /// When each restart within the window was decided, oldest first.
     recent: VecDeque<Instant>,

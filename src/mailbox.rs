@@ -58,7 +58,6 @@ impl MailboxBound {
         self.capacity - self.permits.available_permits()
     }
 
-    /// The bound.
     #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.capacity

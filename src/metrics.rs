@@ -174,9 +174,7 @@ type Labels = Vec<(&'static str, &'static str)>;
 /// The proxy's metrics: the registry and direct handles to every counter.
 #[derive(Debug)]
 pub struct ProxyMetrics {
-    /// Everything that is scraped.
     registry: Registry,
-    /// `sessions_opened_total`.
     pub sessions_opened: Counter,
     /// `sessions_closed_total{reason}`, indexed like [`CloseReason::ALL`].
     sessions_closed: [Counter; CloseReason::ALL.len()],
@@ -184,7 +182,6 @@ pub struct ProxyMetrics {
     child_spawns: [Counter; 2],
     /// `child_exits_total{cause}`: exit_code, signal, unknown, stopped.
     child_exits: Family<Labels, Counter>,
-    /// `child_restarts_total`.
     pub child_restarts: Counter,
     /// `requests_total{method}`, indexed like [`METHODS`].
     requests: Vec<Counter>,
@@ -192,9 +189,7 @@ pub struct ProxyMetrics {
     durations: Vec<Histogram>,
     /// `requests_failed_total{method,reason}`, by method then reason.
     failures: Vec<[Counter; 7]>,
-    /// `messages_total{direction,kind}`.
     messages: [[Counter; 4]; 2],
-    /// `bytes_total{direction}`.
     bytes: [Counter; 2],
     /// `sse_streams{kind}`: request, standalone.
     sse_streams: [Gauge; 2],

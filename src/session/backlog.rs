@@ -12,11 +12,9 @@ use crate::budget::Charge;
 /// One waiting message.
 #[derive(Debug)]
 pub struct Parked {
-    /// The serialized message.
     pub payload: Bytes,
     /// For a server→client request: its outbound id, so an expired one can be answered.
     pub server_request: Option<u64>,
-    /// When it was parked.
     pub since: Instant,
     /// Held against the session's server→client budget while it waits.
     pub charge: Charge,
@@ -79,7 +77,6 @@ impl Backlog {
         expired
     }
 
-    /// Whether nothing is parked.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -142,7 +142,6 @@ impl ClientRequests {
             .map(|(id, _)| *id)
     }
 
-    /// A request by proxy id.
     pub fn get_mut(&mut self, proxy_id: u64) -> Option<&mut ClientRequest> {
         self.requests.get_mut(&proxy_id)
     }
@@ -157,7 +156,6 @@ impl ClientRequests {
             .collect()
     }
 
-    /// The attached stream of a request.
     pub fn stream_of(&mut self, proxy_id: u64) -> Option<&mut StreamSender> {
         self.requests.get_mut(&proxy_id)?.stream.as_mut()
     }
@@ -170,12 +168,10 @@ impl ClientRequests {
             .find(|stream| stream.id == stream_id)
     }
 
-    /// Number of requests in flight.
     pub fn len(&self) -> usize {
         self.requests.len()
     }
 
-    /// Whether no request is in flight.
     pub fn is_empty(&self) -> bool {
         self.requests.is_empty()
     }
@@ -195,9 +191,7 @@ pub struct ServerRequest {
 /// Server→client requests waiting for an answer, keyed by the outbound id the client sees.
 #[derive(Debug, Default)]
 pub struct ServerRequests {
-    /// Next outbound id.
     next_id: u64,
-    /// Outbound id → request.
     requests: HashMap<u64, ServerRequest>,
     /// (generation, child id) → outbound id, for the child's own cancellations.
     by_child_id: HashMap<(u64, IdKey), u64>,
@@ -277,7 +271,6 @@ impl ServerRequests {
         self.requests.len()
     }
 
-    /// Whether none is waiting.
     pub fn is_empty(&self) -> bool {
         self.requests.is_empty()
     }

@@ -25,7 +25,6 @@ pub const REQUEST_TIMEOUT: i64 = -32001;
 
 /// A client message held while the child restarts.
 pub(super) struct Queued {
-    /// The message as the client sent it.
     frame: Frame,
     /// For requests: the stream that carries the answer.
     stream: Option<StreamSender>,
@@ -272,12 +271,10 @@ impl SessionState {
         }
     }
 
-    /// Whether anything is held.
     pub(super) fn has_queue(&self) -> bool {
         !self.restart.queue.is_empty()
     }
 
-    /// Number of held messages.
     pub(super) fn held(&self) -> usize {
         self.restart.queue.len()
     }
