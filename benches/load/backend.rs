@@ -34,6 +34,13 @@ impl Backend {
         }
     }
 
+    /// The echo backend's command line with `options` (see [`crate::echo_backend`]).
+    pub fn echo_with(options: &[&str]) -> Vec<String> {
+        let mut command = Backend::Echo.command(None);
+        command.extend(options.iter().map(|option| option.to_string()));
+        command
+    }
+
     /// The backend command line, optionally slow to start.
     pub fn command(self, startup_delay_ms: Option<u64>) -> Vec<String> {
         let mut command = match self {

@@ -2,6 +2,10 @@
 //! [`ECHO_BACKEND_ARG`]. A minimal, fast stdio MCP server (`initialize`, `ping`,
 //! `tools/list`, `tools/call` of `echo` and `big`): one blocking loop over stdin lines, the
 //! echoed text copied verbatim, so nearly all the measured work is the proxy's.
+//!
+//! Options: `--startup-delay-ms N` (sleep before reading anything), [`INIT_DELAY_ARG`] `N`
+//! (sleep before answering `initialize`) and [`NEVER_READ_ARG`] (answer `initialize`, then
+//! never read stdin again).
 
 use std::borrow::Cow;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -13,6 +17,15 @@ use serde_json::value::RawValue;
 
 /// First argument that turns this executable into the echo backend.
 pub const ECHO_BACKEND_ARG: &str = "__hyper_mcp_bench_echo_backend";
+
+/// Option: milliseconds to wait before answering `initialize`.
+pub const INIT_DELAY_ARG: &str = "--init-delay-ms";
+
+/// Option: after answering `initialize`, stop reading stdin (a stuck server).
+pub const NEVER_READ_ARG: &str = "--never-read";
+
+/// How long a backend that stopped reading waits at most before it exits anyway.
+const NEVER_READ_LIMIT: Duration = Duration::from_secs(300);
 
 #[derive(Deserialize)]
 struct Message<'a> {
@@ -50,12 +63,20 @@ struct InitializeParams<'a> {
 }
 
 pub fn run(args: &[String]) -> ExitCode {
+    let mut init_delay = Duration::ZERO;
+    let mut never_read = false;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         if arg == "--startup-delay-ms"
             && let Some(ms) = args.next().and_then(|ms| ms.parse().ok())
         {
             std::thread::sleep(Duration::from_millis(ms));
+        } else if arg == INIT_DELAY_ARG
+            && let Some(ms) = args.next().and_then(|ms| ms.parse().ok())
+        {
+            init_delay = Duration::from_millis(ms);
+        } else if arg == NEVER_READ_ARG {
+            never_read = true;
         }
     }
     let stdin = std::io::stdin().lock();
@@ -68,8 +89,15 @@ pub fn run(args: &[String]) -> ExitCode {
             Ok(0) | Err(_) => return ExitCode::SUCCESS,
             Ok(_) => {}
         }
-        if answer(&line, &mut output).is_err() {
-            return ExitCode::FAILURE;
+        let answered_initialize = match answer(&line, init_delay, &mut output) {
+            Ok(answered_initialize) => answered_initialize,
+            Err(_) => return ExitCode::FAILURE,
+        };
+        if never_read && answered_initialize {
+            if output.flush().is_err() {
+                return ExitCode::FAILURE;
+            }
+            return stop_reading();
         }
         // Flush only when no further request is already buffered.
         if input.buffer().is_empty() && output.flush().is_err() {
@@ -78,18 +106,32 @@ pub fn run(args: &[String]) -> ExitCode {
     }
 }
 
-fn answer(line: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+/// Never reads stdin again: sleeps until the proxy that started it is gone (or a limit
+/// passes), so a stuck backend cannot outlive the bench.
+fn stop_reading() -> ExitCode {
+    // SAFETY: getppid(2) has no preconditions.
+    let parent = unsafe { libc::getppid() };
+    let deadline = std::time::Instant::now() + NEVER_READ_LIMIT;
+    // SAFETY: as above.
+    while unsafe { libc::getppid() } == parent && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    ExitCode::SUCCESS
+}
+
+/// Answers one line; returns whether it was `initialize`.
+fn answer(line: &[u8], init_delay: Duration, out: &mut impl Write) -> std::io::Result<bool> {
     let line = line.trim_ascii();
     if line.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let Ok(message) = serde_json::from_slice::<Message<'_>>(line) else {
         eprintln!("echo backend: unparsable line ignored");
-        return Ok(());
+        return Ok(false);
     };
     let (Some(id), Some(method)) = (message.id, message.method) else {
         // Notifications and responses need no answer.
-        return Ok(());
+        return Ok(false);
     };
     let id = id.get();
     let params = message.params.map_or("null", RawValue::get);
@@ -100,25 +142,30 @@ fn answer(line: &[u8], out: &mut impl Write) -> std::io::Result<()> {
                 .and_then(|p| p.protocol_version)
                 .unwrap_or(Cow::Borrowed("2025-06-18"));
             let version = serde_json::to_string(&version).unwrap_or_default();
+            if !init_delay.is_zero() {
+                std::thread::sleep(init_delay);
+            }
             writeln!(
                 out,
                 r#"{{"jsonrpc":"2.0","id":{id},"result":{{"protocolVersion":{version},"capabilities":{{"tools":{{}}}},"serverInfo":{{"name":"bench-echo","version":"1.0.0"}}}}}}"#
-            )
+            )?;
+            return Ok(true);
         }
-        "ping" => writeln!(out, r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#),
+        "ping" => writeln!(out, r#"{{"jsonrpc":"2.0","id":{id},"result":{{}}}}"#)?,
         "tools/list" => writeln!(
             out,
             r#"{{"jsonrpc":"2.0","id":{id},"result":{{"tools":[{{"name":"echo","inputSchema":{{"type":"object","properties":{{"message":{{"type":"string"}}}},"required":["message"]}}}},{{"name":"big","inputSchema":{{"type":"object","properties":{{"bytes":{{"type":"integer"}}}},"required":["bytes"]}}}}]}}}}"#
-        ),
-        "tools/call" => call(id, params, out),
+        )?,
+        "tools/call" => call(id, params, out)?,
         other => {
             let other = serde_json::to_string(other).unwrap_or_default();
             writeln!(
                 out,
                 r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"method not found","data":{other}}}}}"#
-            )
+            )?
         }
     }
+    Ok(false)
 }
 
 fn call(id: &str, params: &str, out: &mut impl Write) -> std::io::Result<()> {

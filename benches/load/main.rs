@@ -1,7 +1,8 @@
 //! End-to-end load benchmark of the real `hyper-mcp-proxy` binary.
 //!
-//! Run all scenarios: `cargo bench --bench load`
-//! Run some:          `cargo bench --bench load -- calls single`
+//! Run the default scenarios: `cargo bench --bench load`
+//! Run some:                  `cargo bench --bench load -- calls single`
+//! Run an opt-in one:         `cargo bench --bench load -- soak` (or `flood`)
 //! Other backend:     `cargo bench --bench load -- --backend=demo`
 //!
 //! Each scenario starts a fresh proxy on 127.0.0.1:0 (the bench profile builds it in release
@@ -32,6 +33,19 @@
 //!   `kib_per_session_after_churn` is the resident cost once freed memory gets reused.
 //! - `payload`: a 10 MiB `echo` and a 10 MiB `big` result, round-trip time.
 //!
+//! Opt-in scenarios (run only when named; they take minutes or gigabytes, and print
+//! `PASS`/`FAIL` per criterion; a `FAIL` makes the bench exit non-zero):
+//! - `soak`:    10,000 sessions, 20 at a time, on one proxy with `--session-idle-timeout 2s`
+//!   and a backend that answers `initialize` after 20 ms: half end by DELETE, a quarter are
+//!   abandoned (the client closes its connection before the `initialize` answer), a quarter
+//!   expire idle. RSS and open descriptors of the quiet proxy after the first 1,000 sessions
+//!   and at the end (RSS growth < 5 MiB, descriptors ±2), children and zombies left (0),
+//!   `sessions_closed_total` by reason.
+//! - `flood`:   a backend that stops reading stdin after `initialize`; 150 POSTs of 8 MiB
+//!   notifications as fast as possible (60 s at most) to a proxy started with
+//!   `--max-session-buffer-bytes 32MiB --max-buffer-bytes 64MiB`: statuses by code and the
+//!   proxy's peak RSS (sampled every 50 ms), which must stay under idle RSS + 64 MiB.
+//!
 //! The proxy runs with its default flags and log filter; `TOKIO_WORKER_THREADS` and the
 //! proxy's `HYPER_MCP_PROXY_*` variables pass through to it. Profiling knobs:
 //! - `HYPER_MCP_BENCH_WRAP="valgrind --tool=callgrind"` (or `heaptrack -o FILE`) runs the
@@ -45,6 +59,7 @@ mod backend;
 mod bounded;
 mod echo_backend;
 mod mcp_client;
+mod metrics;
 mod procfs;
 mod proxy;
 mod scenarios;
@@ -54,12 +69,17 @@ use std::process::ExitCode;
 
 use backend::Backend;
 use echo_backend::ECHO_BACKEND_ARG;
+use scenarios::flood::scenario_flood;
 use scenarios::payload::scenario_payload;
 use scenarios::sessions::{scenario_churn, scenario_memory, scenario_setup};
+use scenarios::soak::scenario_soak;
 use scenarios::throughput::{scenario_calls, scenario_single};
 
-/// Every scenario's names, in the order they run.
+/// The scenarios a run without names runs, in the order they run.
 const SCENARIOS: [&str; 6] = ["calls", "single", "setup", "churn", "memory", "payload"];
+
+/// Scenarios that run only when named (long, or heavy on memory).
+const OPT_IN: [&str; 2] = ["soak", "flood"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -82,10 +102,11 @@ fn main() -> ExitCode {
                 }
             }
         } else if !arg.starts_with('-') {
-            if !SCENARIOS.contains(&arg.as_str()) {
+            if !SCENARIOS.contains(&arg.as_str()) && !OPT_IN.contains(&arg.as_str()) {
                 eprintln!(
-                    "load: unknown scenario {arg:?}; known: {}",
-                    SCENARIOS.join(" ")
+                    "load: unknown scenario {arg:?}; known: {} (opt-in: {})",
+                    SCENARIOS.join(" "),
+                    OPT_IN.join(" ")
                 );
                 return ExitCode::FAILURE;
             }
@@ -118,6 +139,8 @@ fn main() -> ExitCode {
                 "churn" => scenario_churn(backend).await,
                 "memory" => scenario_memory(backend).await,
                 "payload" => scenario_payload(backend).await,
+                "soak" => scenario_soak(backend).await,
+                "flood" => scenario_flood(backend).await,
                 _ => unreachable!("checked above"),
             }
         });
@@ -130,7 +153,7 @@ fn main() -> ExitCode {
         }
     }
     if failed {
-        eprintln!("load: some scenario had errors");
+        eprintln!("load: some scenario had errors or failed a check");
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

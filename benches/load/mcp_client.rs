@@ -197,6 +197,42 @@ impl Mcp {
         Ok((elapsed, last))
     }
 
+    /// Sends `initialize` on a connection of its own and closes that connection `after` the
+    /// request was written, without reading anything: a client that gives up before the
+    /// answer. Returns whether any answer had arrived by then (which makes it no abandon).
+    pub async fn abandon_initialize(&self, after: Duration) -> Result<bool, String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let authority = self.url.authority().ok_or("no address")?.as_str();
+        let body = br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"hyper-mcp-proxy-load-bench","version":"1.0.0"}}}"#;
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: {authority}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: {}\r\n\r\n",
+            self.url.path(),
+            body.len()
+        );
+        let mut stream =
+            tokio::time::timeout(REQUEST_TIMEOUT, tokio::net::TcpStream::connect(authority))
+                .await
+                .map_err(|_| "connect timed out".to_string())?
+                .map_err(|err| format!("connect: {err}"))?;
+        stream.set_nodelay(true).map_err(|err| err.to_string())?;
+        let mut request = head.into_bytes();
+        request.extend_from_slice(body);
+        stream
+            .write_all(&request)
+            .await
+            .map_err(|err| format!("writing initialize: {err}"))?;
+        tokio::time::sleep(after).await;
+        // Anything already readable means the answer beat the client's departure.
+        let mut probe = [0u8; 1];
+        let answered = matches!(
+            tokio::time::timeout(Duration::ZERO, stream.read(&mut probe)).await,
+            Ok(Ok(n)) if n > 0
+        );
+        drop(stream);
+        Ok(answered)
+    }
+
     /// DELETEs the session; expects 200.
     pub async fn delete(&self, session: &Session) -> Result<(), String> {
         let request = Request::builder()

@@ -40,14 +40,36 @@ pub fn ticks_to_us(ticks: u64) -> f64 {
 
 /// VmRSS of a process, in KiB.
 pub fn rss_kib(pid: u32) -> Result<u64, String> {
+    status_kib(pid, "VmRSS")
+}
+
+/// A KiB field of /proc/<pid>/status (`VmRSS`, `VmHWM`, ...).
+pub fn status_kib(pid: u32, field: &str) -> Result<u64, String> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .map_err(|err| format!("/proc/{pid}/status: {err}"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
-        .ok_or_else(|| format!("no VmRSS for {pid}"))
+        .ok_or_else(|| format!("no {field} for {pid}"))
+}
+
+/// How many file descriptors a process has open (entries of /proc/<pid>/fd).
+pub fn open_fds(pid: u32) -> Result<usize, String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|entries| entries.count())
+        .map_err(|err| format!("/proc/{pid}/fd: {err}"))
+}
+
+/// Whether `pid` is alive and runs with `marker` among its arguments (so a reused pid is
+/// never mistaken for a process the bench started).
+pub fn runs_with_arg(pid: u32, marker: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == marker.as_bytes())
+    })
 }
 
 /// The process running the proxy binary in the process tree below `root` (itself included).

@@ -26,11 +26,18 @@ pub struct Proxy {
 pub struct ProxyLog {
     tail: std::collections::VecDeque<String>,
     problems: usize,
+    /// The first WARN/ERROR lines (the tail may hold none of them).
+    first_problems: Vec<String>,
 }
 
 impl Proxy {
     /// Starts the proxy on 127.0.0.1:0 with `backend` after `--`; waits for its address.
     pub fn start(backend: &[String]) -> Result<Proxy, String> {
+        Proxy::start_with(&[], backend)
+    }
+
+    /// Like [`Proxy::start`], with extra proxy flags (`flags`) before `--`.
+    pub fn start_with(flags: &[&str], backend: &[String]) -> Result<Proxy, String> {
         // For profiling: HYPER_MCP_BENCH_WRAP="valgrind --tool=callgrind" runs the proxy
         // under that command (CPU figures then describe the wrapped process).
         let wrap: Vec<String> = std::env::var("HYPER_MCP_BENCH_WRAP")
@@ -45,7 +52,9 @@ impl Proxy {
             None => Command::new(PROXY_BIN),
         };
         let mut child = command
-            .args(["-H", "127.0.0.1", "-p", "0", "--"])
+            .args(["-H", "127.0.0.1", "-p", "0"])
+            .args(flags)
+            .arg("--")
             .args(backend)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -68,6 +77,9 @@ impl Proxy {
                 let mut log = sink.lock().unwrap();
                 if line.contains(" WARN ") || line.contains(" ERROR ") {
                     log.problems += 1;
+                    if log.first_problems.len() < 5 {
+                        log.first_problems.push(line.clone());
+                    }
                 }
                 if log.tail.len() == 40 {
                     log.tail.pop_front();
@@ -108,11 +120,29 @@ impl Proxy {
         let log = self.log.lock().unwrap();
         if log.problems > 0 {
             eprintln!(
-                "{scenario}: the proxy logged {} WARN/ERROR lines; last lines:\n{}",
+                "{scenario}: the proxy logged {} WARN/ERROR lines; the first ones:\n{}\nlast lines:\n{}",
                 log.problems,
+                log.first_problems.join("\n"),
                 log.tail.iter().cloned().collect::<Vec<_>>().join("\n")
             );
         }
+    }
+
+    /// The proxy's `/metrics` address (served on the main listener by default).
+    pub fn metrics_url(&self) -> Uri {
+        let authority = self.url.authority().map_or("127.0.0.1", |a| a.as_str());
+        format!("http://{authority}/metrics")
+            .parse()
+            .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/metrics"))
+    }
+
+    /// Every child process of the proxy, zombies included: (pid, state).
+    pub fn all_children(&self) -> Vec<(u32, char)> {
+        processes()
+            .into_iter()
+            .filter(|p| p.ppid == self.pid)
+            .map(|p| (p.pid, p.state))
+            .collect()
     }
 
     /// Live (non-zombie) child processes of the proxy.

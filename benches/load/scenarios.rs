@@ -1,7 +1,9 @@
 //! The scenarios, one module per group, and what they share.
 
+pub mod flood;
 pub mod payload;
 pub mod sessions;
+pub mod soak;
 pub mod throughput;
 
 /// A count from the environment (for shorter profiling runs), or `default`.
