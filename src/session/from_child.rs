@@ -176,6 +176,11 @@ impl SessionState {
         };
         let stream_id = stream.id;
         let offered = stream.offer(payload.clone(), end);
+        if offered.is_err() && self.phase == Phase::Initializing(proxy_id) {
+            // Nobody can resume it: the client never learned the session's id. The session
+            // ends as abandoned.
+            return false;
+        }
         if offered.is_err() {
             // Kept for a client that resumes this stream with `Last-Event-ID`.
             stream.keep_for_resume(payload, end);
