@@ -194,15 +194,16 @@ async fn idle_expiry_ignores_server_traffic() {
     let client = session(&proxy).await;
     let pid = server_pid(&client, 1).await;
 
-    // The server logs every 100 ms from now on; the client's last message is this call.
+    // The server logs every 100 ms from now on; the client's last message is this call. Timed
+    // from before it is sent: the proxy counts the idle time from when the request arrived.
+    let last_client_message = Instant::now();
     let answer = client.call_tool(2, "tick", json!({"ms": 100})).await;
     assert_eq!(common::tool_text(&answer), "ticking every 100 ms");
-    let last_client_message = Instant::now();
 
     assert_group_gone(pid).await;
     let expired_after = last_client_message.elapsed();
     assert!(
-        expired_after >= IDLE - Duration::from_millis(50),
+        expired_after >= IDLE,
         "expired {expired_after:?} after the client's last message, before --session-idle-timeout"
     );
     let scrape = scrape_until(&proxy.addr, "the session is closed", |s| {
