@@ -171,7 +171,11 @@ async fn catalog_requests_return_the_demo_values() {
             "garbage",
             "stderr",
             "pid",
-            "received"
+            "received",
+            "answer_and_exit",
+            "invalid_utf8",
+            "broken_answer",
+            "tick"
         ]
     );
     assert_eq!(

@@ -74,7 +74,11 @@ async fn wrapper_session(proxy: &Proxy) -> (Client, u32) {
         .find(|p| p.pid == grandchild)
         .expect("grandchild row");
     assert_eq!(row.ppid, pgid, "the grandchild was forked by the wrapper");
-    assert_eq!(cmdline(grandchild), vec!["sleep", "1000"]);
+    // Forked by `sh` before it execs the server, but it may not have exec'd `sleep` yet.
+    common::eventually("the grandchild runs `sleep 1000`", || {
+        cmdline(grandchild) == ["sleep", "1000"]
+    })
+    .await;
     (client, pgid)
 }
 

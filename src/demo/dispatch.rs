@@ -44,18 +44,34 @@ impl RequestContext {
     }
 }
 
+/// How a handler answered a request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The result, for the serve loop to write.
+    Result(Value),
+    /// The handler wrote its answer to stdout itself (bytes no serializer would produce).
+    Written,
+}
+
 /// Answers one client request.
 pub async fn handle_request(
     state: &ServerState,
     request: &RequestContext,
-) -> Result<Value, RpcError> {
+) -> Result<Reply, RpcError> {
+    if request.method == "tools/call" {
+        return tools::call(state, request).await;
+    }
+    answer(state, request).map(Reply::Result)
+}
+
+/// Answers one client request other than `tools/call`.
+fn answer(state: &ServerState, request: &RequestContext) -> Result<Value, RpcError> {
     let params = request.params_or_null();
     match request.method.as_str() {
         "initialize" => Ok(initialize(state, params)),
         "ping" => Ok(json!({})),
         "logging/setLevel" => set_log_level(state, params),
         "tools/list" => Ok(tool_list::list_result()),
-        "tools/call" => tools::call(state, request).await,
         "resources/list" => Ok(catalog::list_resources()),
         "resources/templates/list" => Ok(catalog::list_resource_templates()),
         "resources/read" => catalog::read_resource(params),

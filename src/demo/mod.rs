@@ -3,7 +3,7 @@
 //! It speaks newline-delimited JSON-RPC 2.0 on stdin/stdout and offers a set
 //! of tools, resources and prompts designed to exercise a proxy: progress,
 //! cancellation, server-to-client requests, notifications, crashes, huge and
-//! malformed output, stderr noise. The options in [`DemoOptions`] simulate
+//! malformed output (`raw_answers.rs`: answers written by hand), stderr noise. The options in [`DemoOptions`] simulate
 //! awkward process behaviour (slow start, early exit, ignoring SIGTERM,
 //! lingering, stray grandchildren).
 //!
@@ -17,6 +17,7 @@ mod dispatch;
 mod error;
 mod in_flight;
 mod logging;
+mod raw_answers;
 mod state;
 #[cfg(test)]
 mod test_client;
@@ -33,7 +34,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 
-use dispatch::RequestContext;
+use dispatch::{Reply, RequestContext};
 use in_flight::{TaskToken, TaskTracker, Ticket};
 use state::ServerState;
 use wire::Incoming;
@@ -204,7 +205,8 @@ fn spawn_request(state: Arc<ServerState>, token: TaskToken, request: RequestCont
         };
         state.in_flight.finish(number);
         let reply = match outcome {
-            Some(Ok(result)) => wire::success(request.id, result),
+            Some(Ok(Reply::Result(result))) => wire::success(request.id, result),
+            Some(Ok(Reply::Written)) => return,
             Some(Err(error)) => wire::failure(request.id, &error),
             None => {
                 eprintln!(

@@ -366,3 +366,23 @@ async fn eof_answers_ready_requests_and_cancels_slow_ones() {
     let rest = lingering.finish().await;
     assert_eq!(rest, vec![text_result(1, "slept 10 ms").to_string()]);
 }
+
+#[tokio::test]
+async fn broken_answer_writes_a_cut_off_line_and_tick_keeps_logging() {
+    let mut client = Client::start(DemoOptions::default());
+    client.call_tool(7, "broken_answer", json!({})).await;
+    assert_eq!(
+        client.next_line().await,
+        r#"{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"cut off"#
+    );
+    client.call_tool(8, "tick", json!({"ms": 10})).await;
+    assert_eq!(client.next().await, text_result(8, "ticking every 10 ms"));
+    for count in 1..=3 {
+        assert_eq!(
+            client.next().await,
+            json!({"jsonrpc":"2.0","method":"notifications/message",
+                   "params":{"level":"info","logger":"demo","data":format!("tick {count}")}})
+        );
+    }
+    client.finish().await;
+}

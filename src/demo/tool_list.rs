@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 /// Every tool `tools/call` accepts, in `tools/list` order.
-pub const TOOL_NAMES: [&str; 16] = [
+pub const TOOL_NAMES: [&str; 20] = [
     "echo",
     "add",
     "sleep",
@@ -21,6 +21,10 @@ pub const TOOL_NAMES: [&str; 16] = [
     "stderr",
     "pid",
     "received",
+    "answer_and_exit",
+    "invalid_utf8",
+    "broken_answer",
+    "tick",
 ];
 
 pub fn is_known(name: &str) -> bool {
@@ -138,6 +142,28 @@ fn definitions() -> Vec<Value> {
         no_arguments(
             "received",
             "Returns a JSON array of every message received on stdin so far, except this request.",
+        ),
+        tool(
+            "answer_and_exit",
+            "Sends `logs` notifications/message, answers \"answered, then exited\", and exits \
+             the process with code 0 as soon as the answer is flushed.",
+            json!({ "logs": { "type": "integer", "minimum": 0, "default": 0 } }),
+            &[],
+        ),
+        no_arguments(
+            "invalid_utf8",
+            "Answers \"before?after\" with the `?` written as the raw byte 0xFF (not UTF-8).",
+        ),
+        no_arguments(
+            "broken_answer",
+            "Writes the start of its answer, cut off inside the result (not JSON), and nothing else.",
+        ),
+        tool(
+            "tick",
+            "Answers at once, then sends notifications/message `tick N` every `ms` milliseconds \
+             until the process ends.",
+            json!({ "ms": { "type": "integer", "minimum": 1 } }),
+            &["ms"],
         ),
     ]
 }

@@ -8,19 +8,22 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::args::{ToolArguments, required_param_str};
-use super::dispatch::RequestContext;
+use super::dispatch::{Reply, RequestContext};
 use super::error::RpcError;
 use super::logging::LogLevel;
+use super::raw_answers;
 use super::state::ServerState;
 use super::tool_list;
+use super::wire;
 
 /// Upper bound for `big`, so a typo cannot make the server abort on allocation.
 pub const BIG_MAX_BYTES: u64 = 512 * 1024 * 1024;
 /// The line the `garbage` tool writes to stdout.
 pub const GARBAGE_LINE: &str = "this is not json";
 
-/// Runs one `tools/call`. Every tool answers with a single text content item.
-pub async fn call(state: &ServerState, request: &RequestContext) -> Result<Value, RpcError> {
+/// Runs one `tools/call`. Every tool answers with a single text content item, except the
+/// tools of `raw_answers.rs`, which write their answer themselves.
+pub async fn call(state: &ServerState, request: &RequestContext) -> Result<Reply, RpcError> {
     let params = request.params_or_null();
     let name = required_param_str(params, "name", "tools/call")?;
     if !tool_list::is_known(name) {
@@ -28,6 +31,10 @@ pub async fn call(state: &ServerState, request: &RequestContext) -> Result<Value
     }
     let args = ToolArguments::new(name, params.get("arguments"))?;
     let text = match name {
+        "answer_and_exit" => raw_answers::answer_and_exit(state, request, &args).await?,
+        "invalid_utf8" => return raw_answers::invalid_utf8(state, request).await,
+        "broken_answer" => return raw_answers::broken_answer(state, request).await,
+        "tick" => tick(state, &args)?,
         "echo" => args.required_str("message")?.to_owned(),
         "add" => add(&args)?,
         "sleep" => sleep(state, request, &args).await?,
@@ -62,7 +69,7 @@ pub async fn call(state: &ServerState, request: &RequestContext) -> Result<Value
             )));
         }
     };
-    Ok(text_result(text))
+    Ok(Reply::Result(text_result(text)))
 }
 
 /// `{"content":[{"type":"text","text": text}]}`
@@ -238,6 +245,31 @@ fn fail(args: &ToolArguments<'_>) -> Result<RpcError, RpcError> {
         Some(data) => error.with_data(data.clone()),
         None => error,
     })
+}
+
+/// Starts a background task that sends `notifications/message` (`tick 1`, `tick 2`, ...)
+/// every `ms` milliseconds until the process ends: a server that talks while its client is
+/// silent.
+fn tick(state: &ServerState, args: &ToolArguments<'_>) -> Result<String, RpcError> {
+    let ms = args.required_u64("ms")?;
+    if ms == 0 {
+        return Err(args.invalid("`ms` must be at least 1"));
+    }
+    let outbox = state.outbox.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_millis(ms));
+        // The first tick of an interval completes at once: skip it, so ticks come every `ms`.
+        interval.tick().await;
+        for count in 1u64.. {
+            interval.tick().await;
+            let params =
+                json!({ "level": "info", "logger": "demo", "data": format!("tick {count}") });
+            outbox
+                .send(&wire::notification("notifications/message", Some(params)))
+                .await;
+        }
+    });
+    Ok(format!("ticking every {ms} ms"))
 }
 
 async fn write_stderr_lines(args: &ToolArguments<'_>) -> Result<String, RpcError> {

@@ -6,7 +6,7 @@ use std::io;
 
 use serde_json::{Map, Value, json};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::error::RpcError;
@@ -157,6 +157,8 @@ pub fn request(id: &str, method: &str, params: Option<Value>) -> Value {
 
 enum OutboxItem {
     Line(Vec<u8>),
+    /// Acknowledged once every line queued before it is written and flushed.
+    Flushed(oneshot::Sender<()>),
     Close,
 }
 
@@ -179,7 +181,21 @@ impl Outbox {
 
     /// Queues a line verbatim. The caller guarantees it contains no newline.
     pub async fn send_raw_line(&self, line: &str) {
-        self.push(OutboxItem::Line(line.as_bytes().to_vec())).await;
+        self.send_raw_bytes(line.as_bytes().to_vec()).await;
+    }
+
+    /// Queues a line of raw bytes (not necessarily UTF-8, not necessarily JSON). The caller
+    /// guarantees it contains no newline.
+    pub async fn send_raw_bytes(&self, line: Vec<u8>) {
+        self.push(OutboxItem::Line(line)).await;
+    }
+
+    /// Waits until every line queued so far is written and flushed, so the process can exit
+    /// right after without losing one (returns at once if the writer has stopped).
+    pub async fn flushed(&self) {
+        let (done, written) = oneshot::channel();
+        self.push(OutboxItem::Flushed(done)).await;
+        let _ = written.await;
     }
 
     /// Tells the writer to stop after the lines already queued.
@@ -209,10 +225,19 @@ async fn write_lines<W>(mut output: W, mut items: mpsc::Receiver<OutboxItem>) ->
 where
     W: AsyncWrite + Unpin,
 {
-    while let Some(OutboxItem::Line(mut line)) = items.recv().await {
-        line.push(b'\n');
-        output.write_all(&line).await?;
-        output.flush().await?;
+    loop {
+        match items.recv().await {
+            Some(OutboxItem::Line(mut line)) => {
+                line.push(b'\n');
+                output.write_all(&line).await?;
+                output.flush().await?;
+            }
+            // Every line is flushed as it is written: the earlier ones are out already.
+            Some(OutboxItem::Flushed(done)) => {
+                let _ = done.send(());
+            }
+            Some(OutboxItem::Close) | None => break,
+        }
     }
     output.flush().await
 }
@@ -334,6 +359,7 @@ mod tests {
         let (outbox, writer) = spawn_writer(server_side);
         outbox.send(&json!({"text": "a\nb"})).await;
         outbox.send_raw_line("raw").await;
+        outbox.flushed().await;
         outbox.close().await;
         outbox.send(&json!("after close")).await;
         writer.await.expect("joins").expect("writes");
