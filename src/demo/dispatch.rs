@@ -8,6 +8,7 @@ use super::args::required_param_str;
 use super::catalog;
 use super::error::RpcError;
 use super::logging::LogLevel;
+use super::request::{Reply, RequestContext};
 use super::state::ServerState;
 use super::tool_list;
 use super::tools;
@@ -20,38 +21,6 @@ pub const LATEST_PROTOCOL_VERSION: &str = "2025-11-25";
 
 const INSTRUCTIONS: &str = "Demo MCP server bundled with hyper-mcp-proxy for tests and benchmarks; \
                             call tools/list to see what it can do.";
-
-static NULL: Value = Value::Null;
-
-/// One client request as a handler sees it.
-pub struct RequestContext {
-    pub id: Value,
-    pub method: String,
-    pub params: Option<Value>,
-    /// Position of this request in the record of received messages.
-    pub received_index: usize,
-}
-
-impl RequestContext {
-    /// The params, or `null` when absent (lookups on `null` find nothing).
-    pub fn params_or_null(&self) -> &Value {
-        self.params.as_ref().unwrap_or(&NULL)
-    }
-
-    /// `params._meta.progressToken`, if the client asked for progress.
-    pub fn progress_token(&self) -> Option<&Value> {
-        self.params_or_null().get("_meta")?.get("progressToken")
-    }
-}
-
-/// How a handler answered a request.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Reply {
-    /// The result, for the serve loop to write.
-    Result(Value),
-    /// The handler wrote its answer to stdout itself (bytes no serializer would produce).
-    Written,
-}
 
 /// Answers one client request.
 pub async fn handle_request(

@@ -18,6 +18,7 @@ mod error;
 mod in_flight;
 mod logging;
 mod raw_answers;
+mod request;
 mod state;
 #[cfg(test)]
 mod test_client;
@@ -34,8 +35,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 
-use dispatch::{Reply, RequestContext};
 use in_flight::{TaskToken, TaskTracker, Ticket};
+use request::{Reply, RequestContext};
 use state::ServerState;
 use wire::Incoming;
 

@@ -6,11 +6,11 @@
 use serde_json::Value;
 
 use super::args::ToolArguments;
-use super::dispatch::{Reply, RequestContext};
 use super::error::RpcError;
 use super::logging::LogLevel;
+use super::request::text_result;
+use super::request::{Reply, RequestContext};
 use super::state::ServerState;
-use super::tools::text_result;
 use super::wire;
 
 /// The text `answer_and_exit` answers with.

@@ -8,10 +8,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::args::{ToolArguments, required_param_str};
-use super::dispatch::{Reply, RequestContext};
 use super::error::RpcError;
 use super::logging::LogLevel;
 use super::raw_answers;
+use super::request::{Reply, RequestContext, text_result};
 use super::state::ServerState;
 use super::tool_list;
 use super::wire;
@@ -70,11 +70,6 @@ pub async fn call(state: &ServerState, request: &RequestContext) -> Result<Reply
         }
     };
     Ok(Reply::Result(text_result(text)))
-}
-
-/// `{"content":[{"type":"text","text": text}]}`
-pub fn text_result(text: String) -> Value {
-    json!({ "content": [{ "type": "text", "text": text }] })
 }
 
 fn json_text(value: &Value) -> Result<String, RpcError> {
