@@ -137,6 +137,27 @@ async fn a_body_that_stalls_past_body_read_timeout_gets_408_and_the_connection_c
     assert_eq!(tool_text(&echo), "on time");
 }
 
+#[tokio::test]
+async fn a_chunked_body_is_refused_with_413_once_it_passes_the_limit_though_it_never_ends() {
+    let proxy = Proxy::start(&["--max-body-bytes", "1000"], &[]);
+    let mut conn = RawConn::connect(&proxy.addr).await;
+    let head = format!(
+        "POST /mcp HTTP/1.1\nHost: {}\nTransfer-Encoding: chunked\n{}: {}\n{}: {}\n",
+        proxy.addr, JSON.0, JSON.1, ACCEPT.0, ACCEPT.1
+    );
+    // One 2000-byte chunk, and no last chunk: the body never ends.
+    let mut body = b"7d0\r\n".to_vec();
+    body.extend(std::iter::repeat_n(b' ', 2000));
+    body.extend_from_slice(b"\r\n");
+    conn.send(&head, &body).await;
+    let answer = conn.read_head().await;
+    assert_eq!(answer.status, 413);
+    assert!(answer.elapsed < PROMPT, "413 after {:?}", answer.elapsed);
+    assert_eq!(answer.header("connection"), Some("close"));
+    let body: Value = serde_json::from_str(&conn.read_body(&answer).await).unwrap();
+    assert_eq!(body["error"]["code"], json!(INVALID_REQUEST), "{body}");
+}
+
 /// A session whose client asked for protocol `version` and sends it in `MCP-Protocol-Version`.
 async fn session_speaking(proxy: &Proxy, version: &str) -> Client {
     let mut client = proxy.client();
