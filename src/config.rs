@@ -161,6 +161,17 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_REQUEST_TIMEOUT", default_value = "0", value_parser = parse_duration)]
     pub request_timeout: Duration,
 
+    /// Longest a client may take to send a request body once its headers are in; a slower
+    /// body gets 408 (0 = no deadline).
+    #[arg(long, env = "HYPER_MCP_PROXY_BODY_READ_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
+
+    /// A request with nothing to send back after this long is answered with an SSE stream at
+    /// once (priming event, keep-alives, then the answer), so proxies and load balancers do
+    /// not cut a long call (0 = wait for the first message, however long).
+    #[arg(long, env = "HYPER_MCP_PROXY_SSE_AFTER", default_value = "2s", value_parser = parse_duration)]
+    pub sse_after: Duration,
+
     /// The stdio MCP server to spawn per session: program and arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -256,6 +267,10 @@ pub struct Config {
     pub metrics_addr: Option<std::net::SocketAddr>,
     /// Per-session settings.
     pub session: Arc<SessionConfig>,
+    /// Deadline for reading a request body, if any.
+    pub body_read_timeout: Option<Duration>,
+    /// Delay after which a request without answer yet switches to SSE, if enabled.
+    pub sse_after: Option<Duration>,
 }
 
 impl Cli {
@@ -305,6 +320,8 @@ impl Cli {
                 global_buffer_bytes: self.max_buffer_bytes,
                 restart_queue_timeout: self.restart_backoff_max.max(Duration::from_secs(30)),
             }),
+            body_read_timeout: nonzero(self.body_read_timeout),
+            sse_after: nonzero(self.sse_after),
         })
     }
 }

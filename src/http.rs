@@ -1,5 +1,12 @@
 //! The Streamable HTTP endpoint: axum routes that check the transport's header rules and turn
 //! each POST, GET and DELETE into a message to the session's actor (or the router).
+//!
+//! Every check that needs only headers answers before a byte of the body is read (Origin,
+//! Host, protocol version, Content-Type, Accept, the session header, an over-long
+//! `Content-Length`); the body is then read under `--max-body-bytes` and
+//! `--body-read-timeout`. A request whose answer is slow is answered with SSE after
+//! `--sse-after` (priming event first for 2025-11-25 clients, then keep-alives), so nothing
+//! between client and proxy cuts a long call for silence.
 
 pub mod ops;
 mod responses;
@@ -13,15 +20,15 @@ use responses::{
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use futures_util::StreamExt;
 use ractor::ActorRef;
 use serde_json::Value;
 
@@ -34,8 +41,9 @@ use crate::metrics::{Limit, ProxyMetrics};
 use crate::protocol::{OpenError, OpenedSession, RouterMsg, SessionMsg};
 use crate::session_id::{SESSION_HEADER, SessionHeader, SessionId};
 use crate::session_stats::SessionStats;
-use crate::sse::sse_body;
-use crate::stream::{EventId, StreamEnd, StreamReceiver, StreamSender};
+use crate::sse::{SseSetup, sse_body};
+use crate::stream::{EventId, INITIALIZE_STREAM, Priming, StreamEnd, StreamReceiver, StreamSender};
+
 /// The header a client resumes an SSE stream with.
 pub const LAST_EVENT_ID_HEADER: &str = "last-event-id";
 /// The protocol version header.
@@ -55,8 +63,6 @@ pub struct HttpShared {
     config: Config,
     /// Whether the listener is bound to a loopback address (enables `Host` checks).
     bound_to_loopback: bool,
-    /// Source of stream numbers for SSE event ids.
-    next_stream: AtomicU64,
     /// Counts open SSE streams.
     metrics: Arc<ProxyMetrics>,
 }
@@ -75,16 +81,19 @@ impl HttpState {
             router,
             config,
             bound_to_loopback: rules::is_loopback_bind(&local_addr.ip()),
-            next_stream: AtomicU64::new(1),
             metrics,
         }))
     }
 }
 
-/// The MCP endpoint's routes.
-pub fn routes(state: HttpState) -> Router {
+/// The MCP endpoint's routes, merged with `ops` (health, readiness, metrics), which pass the
+/// same `Origin` and `Host` checks: a DNS-rebinding page must not read `/metrics`.
+pub fn routes(state: HttpState, ops: Router) -> Router {
     let endpoint = state.0.config.endpoint.clone();
-    let limit = state.0.config.max_body_bytes;
+    let ops = ops.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        guard_ops,
+    ));
     Router::new()
         .route(
             &endpoint,
@@ -92,8 +101,16 @@ pub fn routes(state: HttpState) -> Router {
                 .get(open_standalone_stream)
                 .delete(close_session),
         )
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
+        .merge(ops)
+}
+
+/// The `Origin` and `Host` checks in front of the operational routes on the main listener.
+async fn guard_ops(State(state): State<HttpState>, request: Request, next: Next) -> Response {
+    match state.check_origin_and_host(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(refused) => refused,
+    }
 }
 
 /// Tells the session its `initialize` lost its client, unless disarmed once answered.
@@ -102,6 +119,14 @@ struct AbandonGuard(Option<ActorRef<SessionMsg>>);
 impl AbandonGuard {
     fn disarm(mut self) {
         self.0 = None;
+    }
+
+    /// The guard as a callback for an SSE body, which calls it if dropped before the answer.
+    fn into_callback(mut self) -> Option<Box<dyn FnOnce() + Send>> {
+        let actor = self.0.take()?;
+        Some(Box::new(move || {
+            let _ = actor.cast(SessionMsg::InitializeAbandoned);
+        }))
     }
 }
 
@@ -113,15 +138,13 @@ impl Drop for AbandonGuard {
     }
 }
 
-async fn post_message(
-    State(state): State<HttpState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    if let Err(refused) = state.check_common(&headers) {
+async fn post_message(State(state): State<HttpState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
+    if let Err(refused) = state.check_common(headers) {
         return refused;
     }
-    if !header_str(&headers, header::CONTENT_TYPE.as_str()).is_some_and(rules::is_json_content_type)
+    if !header_str(headers, header::CONTENT_TYPE.as_str()).is_some_and(rules::is_json_content_type)
     {
         return rpc_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -129,54 +152,46 @@ async fn post_message(
             "Content-Type must be application/json",
         );
     }
-    if !rules::accepts_json_and_sse(&rules::accept_values(&headers)) {
+    if !rules::accepts_json_and_sse(&rules::accept_values(headers)) {
         return rpc_error(
             StatusCode::NOT_ACCEPTABLE,
             INVALID_REQUEST,
             "Accept must include both application/json and text/event-stream",
         );
     }
-    let body = match body {
+    // A session header must name a live session whatever the body holds: known before the
+    // body is read. Without one, only the body tells an initialize from a mistake.
+    let session = match SessionHeader::read(headers) {
+        SessionHeader::Invalid => return invalid_session_header(),
+        SessionHeader::Absent => None,
+        SessionHeader::Present(id) => match state.0.index.get(id) {
+            Some(entry) => Some(entry),
+            None => return session_not_found(),
+        },
+    };
+    let body = match state.read_body(headers, body).await {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            state.0.metrics.limit_hit(Limit::MaxBodyBytes);
-            let limit = state.0.config.max_body_bytes;
-            return rpc_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                INVALID_REQUEST,
-                &format!("request body is larger than --max-body-bytes ({limit} bytes)"),
-            );
-        }
-        Err(rejection) => {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                INVALID_REQUEST,
-                &rejection.body_text(),
-            );
-        }
+        Err(refused) => return refused,
     };
     let frame = match Frame::parse(&body) {
         Ok(frame) => frame,
         Err(err) => return rpc_error(StatusCode::BAD_REQUEST, err.code(), &err.to_string()),
     };
     let is_initialize = frame.kind() == FrameKind::Request && frame.method() == Some("initialize");
-    match (is_initialize, SessionHeader::read(&headers)) {
-        (_, SessionHeader::Invalid) => invalid_session_header(),
-        (true, SessionHeader::Absent) => state.open_session(frame).await,
-        (true, SessionHeader::Present(_)) => rpc_error(
+    let priming = priming_for(headers, is_initialize.then_some(&frame));
+    match (is_initialize, session) {
+        (true, None) => state.open_session(frame, priming).await,
+        (true, Some(_)) => rpc_error(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "initialize opens a new session and must not carry Mcp-Session-Id",
         ),
-        (false, SessionHeader::Absent) => rpc_error(
+        (false, None) => rpc_error(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
             "Mcp-Session-Id header is required (send initialize first)",
         ),
-        (false, SessionHeader::Present(id)) => {
-            let Some(entry) = state.0.index.get(id) else {
-                return session_not_found();
-            };
+        (false, Some(entry)) => {
             let Some(permit) = entry.inbox.try_reserve() else {
                 state.0.metrics.limit_hit(Limit::Mailbox);
                 return session_busy();
@@ -186,7 +201,9 @@ async fn post_message(
                 Err(over) => return state.over_budget(over),
             };
             if frame.kind() == FrameKind::Request {
-                state.forward_request(entry, frame, permit, charge).await
+                state
+                    .forward_request(entry, frame, permit, charge, priming)
+                    .await
             } else if entry
                 .actor
                 .cast(SessionMsg::ClientMessage {
@@ -205,6 +222,19 @@ async fn post_message(
     }
 }
 
+/// Whether an SSE response to this request starts with a priming event: only for clients of
+/// the 2025-11-25 transport or later, since older ones try to parse its empty data. The
+/// `MCP-Protocol-Version` header says which (absent: an older client); an `initialize`, which
+/// comes before any version is negotiated, says it in `params.protocolVersion`.
+fn priming_for(headers: &HeaderMap, initialize: Option<&Frame>) -> Priming {
+    let version = header_str(headers, PROTOCOL_VERSION_HEADER)
+        .or_else(|| initialize?.params()?.get("protocolVersion")?.as_str());
+    match version {
+        Some(version) if rules::primes_streams(version) => Priming::Reserved,
+        _ => Priming::None,
+    }
+}
+
 async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     if let Err(refused) = state.check_common(&headers) {
         return refused;
@@ -220,20 +250,28 @@ async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderM
         Ok(entry) => entry,
         Err(refused) => return refused,
     };
-    // A resuming client names the last event it saw; the session replays what followed.
+    // A resuming client names the last event it saw; the session replays what followed. Its
+    // stream keeps its own ids, so only a new stream is primed.
     let resume = header_str(&headers, LAST_EVENT_ID_HEADER).and_then(EventId::parse);
-    let stream_id = state.0.next_stream.fetch_add(1, Ordering::Relaxed);
-    let (tx, rx) = crate::stream::channel(state.0.config.session.stream_capacity);
-    let listen = SessionMsg::AttachGetStream {
-        tx,
-        stream_id,
-        resume,
+    let priming = match resume {
+        Some(_) => Priming::None,
+        None => priming_for(&headers, None),
     };
+    let (stream, rx) = state.open_stream(entry.streams.next(), priming);
+    let priming = stream.priming_id();
+    let listen = SessionMsg::AttachGetStream { stream, resume };
     if entry.actor.cast(listen).is_err() || !entry.is_open() {
         return session_not_found();
     }
-    let gauge = state.0.metrics.sse_stream_gauge(true);
-    sse_response(sse_body(None, rx, state.0.config.sse_keepalive, gauge))
+    let setup = SseSetup {
+        priming,
+        first: None,
+        comment_first: false,
+        keepalive: state.0.config.sse_keepalive,
+        gauge: state.0.metrics.sse_stream_gauge(true),
+        on_unanswered: None,
+    };
+    sse_response(sse_body(setup, rx))
 }
 
 async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Response {
@@ -267,6 +305,32 @@ impl HttpState {
     /// Origin, Host and protocol-version rules shared by every method.
     #[allow(clippy::result_large_err)]
     fn check_common(&self, headers: &HeaderMap) -> Result<(), Response> {
+        self.check_origin_and_host(headers)?;
+        if let Some(version) = headers.get(PROTOCOL_VERSION_HEADER)
+            && !version
+                .to_str()
+                .is_ok_and(rules::protocol_version_supported)
+        {
+            let message = format!(
+                "unsupported MCP-Protocol-Version {version:?}; supported: {}",
+                rules::SUPPORTED_PROTOCOL_VERSIONS
+                    .iter()
+                    .map(|version| version.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            return Err(rpc_error(
+                StatusCode::BAD_REQUEST,
+                INVALID_REQUEST,
+                &message,
+            ));
+        }
+        Ok(())
+    }
+
+    /// The DNS-rebinding rules (`Origin`, `Host`), which the operational routes pass too.
+    #[allow(clippy::result_large_err)]
+    fn check_origin_and_host(&self, headers: &HeaderMap) -> Result<(), Response> {
         let config = &self.0.config;
         if let Some(origin) = headers.get(header::ORIGIN) {
             let allowed = origin
@@ -294,26 +358,61 @@ impl HttpState {
                 ));
             }
         }
-        if let Some(version) = headers.get(PROTOCOL_VERSION_HEADER)
-            && !version
-                .to_str()
-                .is_ok_and(rules::protocol_version_supported)
-        {
-            let message = format!(
-                "unsupported MCP-Protocol-Version {version:?}; supported: {}",
-                rules::SUPPORTED_PROTOCOL_VERSIONS
-                    .iter()
-                    .map(|version| version.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            return Err(rpc_error(
+        Ok(())
+    }
+
+    /// Reads a request body under `--max-body-bytes` (413, at once when `Content-Length`
+    /// already says too much) and `--body-read-timeout` (408).
+    #[allow(clippy::result_large_err)]
+    async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
+        let limit = self.0.config.max_body_bytes;
+        let declared = header_str(headers, header::CONTENT_LENGTH.as_str())
+            .and_then(|length| length.trim().parse::<u64>().ok());
+        if declared.is_some_and(|length| length > limit as u64) {
+            return Err(self.body_too_large());
+        }
+        let read = read_limited(body, limit);
+        let read = match self.0.config.body_read_timeout {
+            Some(deadline) => match tokio::time::timeout(deadline, read).await {
+                Ok(read) => read,
+                Err(_late) => {
+                    tracing::warn!(
+                        deadline_s = deadline.as_secs_f64(),
+                        "refused a request whose body did not arrive in time (--body-read-timeout)"
+                    );
+                    let message = format!(
+                        "the request body did not arrive within --body-read-timeout ({}s)",
+                        deadline.as_secs_f64()
+                    );
+                    return Err(closing(rpc_error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        INVALID_REQUEST,
+                        &message,
+                    )));
+                }
+            },
+            None => read.await,
+        };
+        match read {
+            Ok(body) => Ok(body),
+            Err(BodyError::TooLarge) => Err(self.body_too_large()),
+            Err(BodyError::Broken(err)) => Err(rpc_error(
                 StatusCode::BAD_REQUEST,
                 INVALID_REQUEST,
-                &message,
-            ));
+                &format!("cannot read the request body: {err}"),
+            )),
         }
-        Ok(())
+    }
+
+    /// 413: the body is (or says it is) larger than `--max-body-bytes`.
+    fn body_too_large(&self) -> Response {
+        self.0.metrics.limit_hit(Limit::MaxBodyBytes);
+        let limit = self.0.config.max_body_bytes;
+        closing(rpc_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            INVALID_REQUEST,
+            &format!("request body is larger than --max-body-bytes ({limit} bytes)"),
+        ))
     }
 
     /// The session named by the request's header: 400 without one, 404 for an unknown one.
@@ -330,9 +429,9 @@ impl HttpState {
         }
     }
 
-    fn new_stream(&self) -> (StreamSender, crate::stream::StreamReceiver) {
-        let id = self.0.next_stream.fetch_add(1, Ordering::Relaxed);
-        StreamSender::channel(id, self.0.config.session.stream_capacity)
+    /// Opens stream `number` of a session (the session's own numbering: see `StreamNumbers`).
+    fn open_stream(&self, number: u64, priming: Priming) -> (StreamSender, StreamReceiver) {
+        StreamSender::open(number, self.0.config.session.stream_capacity, priming)
     }
 
     /// 429 (this session) or 503 (the whole proxy): too much client data is queued for the
@@ -354,14 +453,16 @@ impl HttpState {
     }
 
     /// Opens a session for `initialize`; the session forwards it as its first act.
-    async fn open_session(&self, frame: Frame) -> Response {
+    async fn open_session(&self, frame: Frame, priming: Priming) -> Response {
         // Refusals answer under the request's own id, like every answer to a request.
         let request_id = frame.id().cloned().unwrap_or(Value::Null);
         let refuse = |status, code, message: &str| {
             let body = Frame::error_response(request_id.clone(), code, message, None).to_bytes();
             (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
         };
-        let (stream, rx) = self.new_stream();
+        // The session does not exist yet: its first stream has the first number.
+        let (stream, rx) = self.open_stream(INITIALIZE_STREAM, priming);
+        let priming = stream.priming_id();
         let opened = ractor::call!(self.0.router, |reply| RouterMsg::Open {
             initialize: frame,
             stream,
@@ -372,9 +473,11 @@ impl HttpState {
                 // Dropped with this future if the client goes away before the answer: nobody
                 // else knows the session's id, so the session must end.
                 let guard = AbandonGuard(Some(actor));
-                let response = self.respond(rx, &stats, request_id.clone(), Some(id)).await;
-                guard.disarm();
-                response
+                let started = Started {
+                    priming,
+                    new_session: Some((id, guard)),
+                };
+                self.respond(rx, &stats, request_id.clone(), started).await
             }
             Ok(Err(err @ OpenError::Full(_))) => with_retry_after(refuse(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -404,9 +507,14 @@ impl HttpState {
         frame: Frame,
         permit: MailboxPermit,
         charge: Charge,
+        priming: Priming,
     ) -> Response {
         let request_id = frame.id().cloned().unwrap_or(Value::Null);
-        let (stream, rx) = self.new_stream();
+        let (stream, rx) = self.open_stream(entry.streams.next(), priming);
+        let started = Started {
+            priming: stream.priming_id(),
+            new_session: None,
+        };
         let request = SessionMsg::Request {
             frame,
             stream,
@@ -416,20 +524,36 @@ impl HttpState {
         if entry.actor.cast(request).is_err() {
             return session_not_found();
         }
-        self.respond(rx, &entry.stats, request_id, None).await
+        self.respond(rx, &entry.stats, request_id, started).await
     }
 
-    /// Answers with JSON (when the answer comes first) or with an SSE stream (when anything
-    /// else comes first). A stream that ends before any event never becomes an empty 200: the
-    /// session ended (404) or dropped the request (an error under its id).
+    /// Answers with JSON (when the answer comes first, within `--sse-after`) or with an SSE
+    /// stream (when anything else comes first, or nothing in time). A stream that ends before
+    /// any event never becomes an empty 200: the session ended (404) or dropped the request
+    /// (an error under its id).
     async fn respond(
         &self,
         mut rx: StreamReceiver,
         stats: &SessionStats,
         request_id: Value,
-        new_session: Option<SessionId>,
+        started: Started,
     ) -> Response {
-        let Some(first) = rx.recv().await else {
+        let mut first = match self.0.config.sse_after {
+            Some(delay) => match tokio::time::timeout(delay, rx.recv()).await {
+                Ok(first) => first,
+                Err(_slow) => return self.sse_answer(None, rx, started),
+            },
+            None => rx.recv().await,
+        };
+        if let Some(event) = first.take_if(|event| event.end == StreamEnd::Open) {
+            return self.sse_answer(Some(event), rx, started);
+        }
+        // One JSON answer (or none): the exchange is over, the client no longer needed.
+        let new_session = started.new_session.map(|(id, guard)| {
+            guard.disarm();
+            id
+        });
+        let Some(first) = first else {
             if stats.is_closing() {
                 return session_not_found();
             }
@@ -442,35 +566,108 @@ impl HttpState {
             .to_bytes();
             return json_response(body);
         };
-        // A failed initialize ends its session: there is no id to hand out then.
-        let new_session =
-            new_session.filter(|_| first.end == StreamEnd::Open || first.end == StreamEnd::Result);
-        let mut response = match first.end {
+        match first.end {
             StreamEnd::Refused(status) => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                return with_retry_after(
+                with_retry_after(
                     (
                         status,
                         [(header::CONTENT_TYPE, "application/json")],
                         first.payload,
                     )
                         .into_response(),
-                );
+                )
             }
-            StreamEnd::Open => sse_response(sse_body(
-                Some(first),
-                rx,
-                self.0.config.sse_keepalive,
-                self.0.metrics.sse_stream_gauge(false),
-            )),
-            StreamEnd::Result | StreamEnd::Error => json_response(first.payload),
+            StreamEnd::Open | StreamEnd::Result | StreamEnd::Error => {
+                let mut response = json_response(first.payload);
+                // A failed initialize ends its session: there is no id to hand out then.
+                if let Some(id) = new_session.filter(|_| first.end == StreamEnd::Result) {
+                    set_session_header(&mut response, &id);
+                }
+                response
+            }
+        }
+    }
+
+    /// An SSE answer: the priming event (if the stream reserved one), `first` (if taken off
+    /// the stream already), then the stream with keep-alives until the answer.
+    fn sse_answer(
+        &self,
+        first: Option<crate::stream::StreamEvent>,
+        rx: StreamReceiver,
+        started: Started,
+    ) -> Response {
+        let (new_session, on_unanswered) = match started.new_session {
+            // Until the answer, the client that sent initialize must stay: if it goes, the
+            // session ends (the guard travels with the body).
+            Some((id, guard)) => (Some(id), guard.into_callback()),
+            None => (None, None),
         };
-        if let Some(id) = new_session
-            && let Ok(value) = HeaderValue::from_str(id.as_str())
-        {
-            response.headers_mut().insert(SESSION_HEADER, value);
+        let setup = SseSetup {
+            priming: started.priming,
+            comment_first: first.is_none() && started.priming.is_none(),
+            first,
+            keepalive: self.0.config.sse_keepalive,
+            gauge: self.0.metrics.sse_stream_gauge(false),
+            on_unanswered,
+        };
+        let mut response = sse_response(sse_body(setup, rx));
+        if let Some(id) = new_session {
+            set_session_header(&mut response, &id);
         }
         response
     }
+}
+
+/// How a request's answer stream began.
+struct Started {
+    /// The id of the stream's priming event, if it reserved one.
+    priming: Option<EventId>,
+    /// For `initialize`: the new session's id and the guard that ends it if its client goes
+    /// away before the answer.
+    new_session: Option<(SessionId, AbandonGuard)>,
+}
+
+fn set_session_header(response: &mut Response, id: &SessionId) {
+    if let Ok(value) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert(SESSION_HEADER, value);
+    }
+}
+
+/// Adds `Connection: close`: the request's body was not read to its end, so the connection
+/// cannot carry another request.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Why a body could not be read.
+enum BodyError {
+    /// More than the limit.
+    TooLarge,
+    /// The connection failed mid-body.
+    Broken(axum::Error),
+}
+
+/// Reads a body of at most `limit` bytes (a single chunk is taken without a copy).
+async fn read_limited(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let mut stream = body.into_data_stream();
+    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(BodyError::Broken)?;
+        total = total.saturating_add(chunk.len());
+        if total > limit {
+            return Err(BodyError::TooLarge);
+        }
+        chunks.push(chunk);
+    }
+    Ok(match chunks.len() {
+        0 => Bytes::new(),
+        1 => chunks.swap_remove(0),
+        _ => Bytes::from(chunks.concat()),
+    })
 }

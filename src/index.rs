@@ -15,6 +15,7 @@ use crate::mailbox::MailboxBound;
 use crate::protocol::SessionMsg;
 use crate::session_id::SessionId;
 use crate::session_stats::SessionStats;
+use crate::stream::StreamNumbers;
 
 /// What the index holds for one live session.
 #[derive(Clone)]
@@ -26,6 +27,8 @@ pub struct SessionEntry {
     pub stats: Arc<SessionStats>,
     /// Handlers charge a request's bytes before they send it.
     pub budgets: SessionBudgets,
+    /// Numbers the session's streams (SSE event ids are per session).
+    pub streams: Arc<StreamNumbers>,
 }
 
 impl SessionEntry {

@@ -155,14 +155,10 @@ pub async fn run(
     } else {
         OpsExposure::WithMetrics
     };
-    let app = http::routes(HttpState::new(
-        index,
-        router.clone(),
-        config,
-        local_addr,
-        metrics,
-    ))
-    .merge(http::ops::routes(ops.clone(), exposure));
+    let app = http::routes(
+        HttpState::new(index, router.clone(), config, local_addr, metrics),
+        http::ops::routes(ops.clone(), exposure),
+    );
     let (stopped_tx, stopped_rx) = watch::channel(false);
     let metrics_server = metrics_listener.map(|listener| {
         let app = http::ops::routes(ops, OpsExposure::Everything);

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use ractor::{ActorId, RpcReplyPort};
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use crate::budget::Charge;
 pub use crate::close_reason::CloseReason;
@@ -15,7 +14,7 @@ use crate::frame::Frame;
 use crate::mailbox::MailboxPermit;
 use crate::process::ExitReport;
 use crate::session_id::SessionId;
-use crate::stream::{EventId, StreamEvent, StreamSender};
+use crate::stream::{EventId, StreamSender};
 
 /// What a session is told.
 pub enum SessionMsg {
@@ -36,9 +35,8 @@ pub enum SessionMsg {
     },
     /// The client opened its standalone GET stream, or resumes a stream with `Last-Event-ID`.
     AttachGetStream {
-        tx: mpsc::Sender<StreamEvent>,
-        /// A fresh stream number, used unless an existing stream is resumed.
-        stream_id: u64,
+        /// A fresh stream; only its channel is used when an existing stream is resumed.
+        stream: StreamSender,
         resume: Option<EventId>,
     },
     /// The client that sent `initialize` went away before its answer: nobody knows this

@@ -232,6 +232,7 @@ impl RouterState {
             inbox,
             stats: stats.clone(),
             budgets,
+            streams: Arc::default(),
         };
         self.index.insert(id.clone(), entry);
         Ok(OpenedSession { id, stats, actor })
@@ -249,5 +250,5 @@ impl RouterState {
 /// A span naming a session, for the router's lines about it (the same shape as the
 /// session's own span, so logs can be filtered by session id alike).
 fn session_span(id: &SessionId) -> tracing::Span {
-    tracing::info_span!("session", id = %id)
+    tracing::info_span!("session", id = id.log_id())
 }

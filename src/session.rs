@@ -162,7 +162,7 @@ impl Actor for SessionSupervisor {
         args.stats.client_active(now);
         Ok(SessionState {
             initialize: args.initialize,
-            span: tracing::info_span!("session", id = %args.id),
+            span: tracing::info_span!("session", id = args.id.log_id()),
             id: args.id,
             phase: Phase::AwaitingInitialize,
             child: None,
@@ -241,13 +241,9 @@ impl Actor for SessionSupervisor {
                 state.client_active();
                 state.on_client_message(frame, Some(charge))
             }
-            SessionMsg::AttachGetStream {
-                tx,
-                stream_id,
-                resume,
-            } => {
+            SessionMsg::AttachGetStream { stream, resume } => {
                 state.client_active();
-                state.on_listen(&myself, tx, stream_id, resume)
+                state.on_listen(&myself, stream, resume)
             }
             SessionMsg::InitializeAbandoned => state.on_initialize_abandoned(&myself),
             SessionMsg::Drain => {

@@ -1,14 +1,21 @@
 //! `SessionId`: the `Mcp-Session-Id` a session is known by. Minted from the OS CSPRNG (128
 //! bits, lowercase hex, so always visible ASCII as the transport requires); parsed from the
 //! header in one place.
+//!
+//! The id is the only credential a client holds, so it is never logged: logs carry
+//! [`SessionId::log_id`], its first 8 hex digits (enough to find it in `/sessions`), and the
+//! `Debug` form shows only that prefix too. There is no `Display`, so `%id` cannot leak it.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::sync::Arc;
 
 /// A session id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(Arc<str>);
+
+/// Hex digits of an id that logs show.
+const LOGGED_DIGITS: usize = 8;
 
 impl SessionId {
     /// Mints a fresh id from the OS random source.
@@ -40,9 +47,22 @@ impl Borrow<str> for SessionId {
     }
 }
 
-impl fmt::Display for SessionId {
+impl SessionId {
+    /// What logs show of the id: its first 8 characters (the whole id if shorter; ids minted
+    /// here are 32).
+    pub fn log_id(&self) -> &str {
+        let end = self
+            .0
+            .char_indices()
+            .nth(LOGGED_DIGITS)
+            .map_or(self.0.len(), |(at, _)| at);
+        &self.0[..end]
+    }
+}
+
+impl fmt::Debug for SessionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "SessionId({}…)", self.log_id())
     }
 }
 
@@ -86,6 +106,14 @@ mod tests {
         assert_eq!(a.as_str().len(), 32);
         assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn logs_see_only_a_prefix() {
+        let id = SessionId::mint().unwrap();
+        assert_eq!(id.log_id(), &id.as_str()[..8]);
+        assert!(!format!("{id:?}").contains(id.as_str()));
+        assert_eq!(SessionId::from_header("abc").log_id(), "abc");
     }
 
     #[test]

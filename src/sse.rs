@@ -1,6 +1,8 @@
 //! Server-Sent Events bodies: turns a client stream into `text/event-stream` bytes, with the
 //! event ids the session assigned (`"{stream}/{seq}"`, for `Last-Event-ID`) and keep-alive
-//! comments on idle streams.
+//! comments on idle streams. A stream that reserved a priming event (2025-11-25 clients) starts
+//! with it: its id and empty data, which a client records as the last event id without
+//! dispatching anything, so it can resume the stream before the first message.
 //!
 //! Each message is written as three chunks (prefix, the already-serialized JSON, suffix) so a
 //! large message is never copied.
@@ -13,7 +15,7 @@ use axum::body::Body;
 use bytes::Bytes;
 use prometheus_client::metrics::gauge::Gauge;
 
-use crate::stream::{StreamEnd, StreamEvent, StreamReceiver};
+use crate::stream::{EventId, StreamEnd, StreamEvent, StreamReceiver};
 
 /// The comment sent on an idle stream so load balancers keep it open.
 const KEEPALIVE: &[u8] = b": keep-alive\n\n";
@@ -30,12 +32,34 @@ struct SseBody {
     finished: bool,
     /// The open-streams gauge, decremented when the body is dropped.
     gauge: Gauge,
+    /// Called if the body is dropped before the answer was queued.
+    on_unanswered: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl Drop for SseBody {
     fn drop(&mut self) {
         self.gauge.dec();
+        if let Some(unanswered) = self.on_unanswered.take() {
+            unanswered();
+        }
     }
+}
+
+/// How an SSE response begins and is kept alive.
+pub struct SseSetup {
+    /// The priming event's id, sent first with empty data, when the stream reserved one.
+    pub priming: Option<EventId>,
+    /// An event already taken off the stream, sent next.
+    pub first: Option<StreamEvent>,
+    /// Whether to send a keep-alive comment at once (a response opened before there is any
+    /// event to send, for a client that gets no priming event: bytes flow from the start).
+    pub comment_first: bool,
+    /// Idle period after which a keep-alive comment is written (`None`: never).
+    pub keepalive: Option<Duration>,
+    /// The open-streams gauge: incremented now, decremented when the body is dropped.
+    pub gauge: Gauge,
+    /// Called if the body is dropped (the client went away) before the answer was queued.
+    pub on_unanswered: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl SseBody {
@@ -54,6 +78,7 @@ impl SseBody {
         self.chunks.push_back(Bytes::from_static(b"\n\n"));
         if end != StreamEnd::Open {
             self.finished = true;
+            self.on_unanswered = None;
         }
     }
 
@@ -77,14 +102,17 @@ impl SseBody {
     }
 }
 
-/// An SSE body that starts with `first` (if any) and then carries the stream until it ends:
-/// after the request's answer, or when the session drops its end.
-pub fn sse_body(
-    first: Option<StreamEvent>,
-    rx: StreamReceiver,
-    keepalive: Option<Duration>,
-    gauge: Gauge,
-) -> Body {
+/// An SSE body that starts as `setup` says and then carries the stream until it ends: after
+/// the request's answer, or when the session drops its end.
+pub fn sse_body(setup: SseSetup, rx: StreamReceiver) -> Body {
+    let SseSetup {
+        priming,
+        first,
+        comment_first,
+        keepalive,
+        gauge,
+        on_unanswered,
+    } = setup;
     gauge.inc();
     let mut body = SseBody {
         rx,
@@ -92,7 +120,15 @@ pub fn sse_body(
         keepalive,
         finished: false,
         gauge,
+        on_unanswered,
     };
+    if let Some(id) = priming {
+        body.chunks
+            .push_back(Bytes::from(format!("id: {id}\ndata: \n\n")));
+    }
+    if comment_first {
+        body.chunks.push_back(Bytes::from_static(KEEPALIVE));
+    }
     if let Some(event) = first {
         body.push(event);
     }
@@ -106,18 +142,26 @@ pub fn sse_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::StreamSender;
+    use crate::stream::{Priming, StreamSender};
     use http_body_util::BodyExt;
 
     #[tokio::test]
     async fn events_carry_ids_and_the_body_ends_after_the_answer() {
-        let (mut tx, rx) = StreamSender::channel(7, 8);
+        let (mut tx, rx) = StreamSender::open(7, 8, Priming::None);
         tx.offer(Bytes::from_static(b"{\"n\":1}"), StreamEnd::Open)
             .unwrap();
         tx.offer(Bytes::from_static(b"{\"n\":2}"), StreamEnd::Result)
             .unwrap();
         let gauge = Gauge::default();
-        let body = sse_body(None, rx, None, gauge.clone());
+        let setup = SseSetup {
+            priming: None,
+            first: None,
+            comment_first: false,
+            keepalive: None,
+            gauge: gauge.clone(),
+            on_unanswered: None,
+        };
+        let body = sse_body(setup, rx);
         assert_eq!(gauge.get(), 1);
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(
@@ -128,16 +172,55 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn idle_streams_get_keepalive_comments() {
-        let (tx, rx) = StreamSender::channel(1, 8);
+        let (tx, rx) = StreamSender::open(1, 8, Priming::None);
         let mut body = SseBody {
             rx,
             chunks: VecDeque::new(),
             keepalive: Some(Duration::from_secs(15)),
             finished: false,
             gauge: Gauge::default(),
+            on_unanswered: None,
         };
         assert_eq!(body.next_chunk().await.unwrap(), KEEPALIVE);
         drop(tx);
         assert_eq!(body.next_chunk().await, None);
+    }
+
+    #[tokio::test]
+    async fn a_primed_body_starts_with_the_priming_event_and_reports_an_unanswered_drop() {
+        let (mut tx, rx) = StreamSender::open(3, 8, Priming::Reserved);
+        let unanswered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = unanswered.clone();
+        let setup = SseSetup {
+            priming: tx.priming_id(),
+            first: None,
+            comment_first: false,
+            keepalive: None,
+            gauge: Gauge::default(),
+            on_unanswered: Some(Box::new(move || {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed)
+            })),
+        };
+        let body = sse_body(setup, rx);
+        tx.offer(Bytes::from_static(b"{}"), StreamEnd::Result)
+            .unwrap();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&bytes[..], b"id: 3/1\ndata: \n\nid: 3/2\ndata: {}\n\n");
+        assert!(!unanswered.load(std::sync::atomic::Ordering::Relaxed));
+
+        let (_tx, rx) = StreamSender::open(4, 8, Priming::Reserved);
+        let flag = unanswered.clone();
+        let setup = SseSetup {
+            priming: None,
+            first: None,
+            comment_first: false,
+            keepalive: None,
+            gauge: Gauge::default(),
+            on_unanswered: Some(Box::new(move || {
+                flag.store(true, std::sync::atomic::Ordering::Relaxed)
+            })),
+        };
+        drop(sse_body(setup, rx));
+        assert!(unanswered.load(std::sync::atomic::Ordering::Relaxed));
     }
 }

@@ -2,12 +2,18 @@
 //! to one HTTP response (a POST's answer stream or the standalone GET stream), and the small
 //! replay ring that lets a client resume a stream with `Last-Event-ID`.
 //!
+//! Streams are numbered per session ([`StreamNumbers`]): an SSE event id tells a client nothing
+//! about other sessions' traffic. A stream may reserve its first sequence number for the
+//! priming event the HTTP side sends when it opens an SSE response (2025-11-25 transport: an
+//! event with an id and empty data, so the client can resume even before the first message).
+//!
 //! A session never awaits a client: it uses `try_send`, and a full or closed channel detaches
 //! that stream instead of blocking the session. The session keeps a detached stream's ring, so
 //! a client that reconnects with the id of the last event it saw gets what followed.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -22,7 +28,7 @@ const RING_BYTES: usize = 1024 * 1024;
 /// An SSE event id: `"{stream}/{seq}"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventId {
-    /// Proxy-wide stream number.
+    /// The stream's number within its session.
     pub stream: u64,
     /// Position in the stream, from 1.
     pub seq: u64,
@@ -82,16 +88,50 @@ pub enum StreamEnd {
     Refused(u16),
 }
 
+/// The number of a session's first stream, the one that carries its `initialize` (opened before
+/// the session exists).
+pub const INITIALIZE_STREAM: u64 = 1;
+
+/// Numbers the streams of one session: [`INITIALIZE_STREAM`] first, then one per request or
+/// GET, in the order the HTTP side opens them.
+#[derive(Debug)]
+pub struct StreamNumbers(AtomicU64);
+
+impl Default for StreamNumbers {
+    fn default() -> StreamNumbers {
+        StreamNumbers(AtomicU64::new(INITIALIZE_STREAM + 1))
+    }
+}
+
+impl StreamNumbers {
+    /// The next stream's number.
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Whether a stream reserves sequence number 1 for a priming event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priming {
+    /// The client speaks 2025-11-25 or later: the SSE response starts with `id: {stream}/1` and
+    /// empty data, and the session's events are numbered from 2.
+    Reserved,
+    /// An older client, which would try to parse the empty data: events are numbered from 1.
+    None,
+}
+
 /// The session's end of a client stream.
 #[derive(Debug)]
 pub struct StreamSender {
-    /// Proxy-wide stream number, used in SSE event ids and logs.
+    /// The stream's number within its session, used in SSE event ids and logs.
     pub id: u64,
     /// Bounded: a slow client fills it and gets detached, it never grows memory. `None` once
     /// detached, until the client resumes.
     tx: Option<mpsc::Sender<StreamEvent>>,
-    /// Sequence number of the last event.
+    /// Sequence number of the last event (or of the reserved priming event).
     seq: u64,
+    /// The sequence number before the first message: 1 with a priming event, else 0.
+    first_seq: u64,
     /// The last events, for `Last-Event-ID` replay.
     ring: VecDeque<Kept>,
     /// Payload bytes in `ring`.
@@ -112,28 +152,30 @@ pub enum StreamDetached {
     Closed,
 }
 
-/// A new channel for stream `id`, with room for `capacity` queued events.
-pub fn channel(capacity: usize) -> (mpsc::Sender<StreamEvent>, StreamReceiver) {
-    mpsc::channel(capacity.max(1))
-}
-
 impl StreamSender {
-    /// Creates a stream with room for `capacity` queued events.
-    pub fn channel(id: u64, capacity: usize) -> (StreamSender, StreamReceiver) {
-        let (tx, rx) = channel(capacity);
-        (StreamSender::new(id, tx), rx)
-    }
-
-    /// Wraps the sending half of a channel as stream `id`.
-    pub fn new(id: u64, tx: mpsc::Sender<StreamEvent>) -> StreamSender {
-        StreamSender {
+    /// Opens stream `id` with room for `capacity` queued events: the session's end and the
+    /// HTTP side's end. The only way streams are made.
+    pub fn open(id: u64, capacity: usize, priming: Priming) -> (StreamSender, StreamReceiver) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let first_seq = u64::from(priming == Priming::Reserved);
+        let stream = StreamSender {
             id,
             tx: Some(tx),
-            seq: 0,
+            seq: first_seq,
+            first_seq,
             ring: VecDeque::new(),
             ring_bytes: 0,
             budget: None,
-        }
+        };
+        (stream, rx)
+    }
+
+    /// The id of the priming event, when this stream reserved one.
+    pub fn priming_id(&self) -> Option<EventId> {
+        (self.first_seq == 1).then_some(EventId {
+            stream: self.id,
+            seq: 1,
+        })
     }
 
     /// Charges this stream's live events to `budget` from now on.
@@ -199,9 +241,13 @@ impl StreamSender {
         self.remember(Kept { payload, end, id });
     }
 
-    /// Re-attaches a resumed stream: replays the kept events after `last_seen` into `tx`, then
+    /// Re-attaches a resumed stream to the connection of `new` (a stream opened for the resuming
+    /// GET, of which only the channel is used): replays the kept events after `last_seen`, then
     /// sends new events there. Returns whether the stream's final event was replayed.
-    pub fn resume(&mut self, tx: mpsc::Sender<StreamEvent>, last_seen: u64) -> bool {
+    pub fn resume(&mut self, new: StreamSender, last_seen: u64) -> bool {
+        let Some(tx) = new.tx else {
+            return false;
+        };
         let mut finished = false;
         for kept in self.ring.iter().filter(|kept| kept.id.seq > last_seen) {
             finished |= kept.end != StreamEnd::Open;
@@ -237,7 +283,7 @@ impl StreamSender {
     /// Whether this stream sent more than its answer (so the client read it as SSE and may
     /// resume it).
     pub fn was_streamed(&self) -> bool {
-        self.seq > 1 || self.tx.is_none()
+        self.seq > self.first_seq + 1 || self.tx.is_none()
     }
 
     fn remember(&mut self, event: Kept) {
@@ -271,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn events_are_numbered_and_a_resume_replays_what_followed() {
-        let (mut stream, mut rx) = StreamSender::channel(3, 8);
+        let (mut stream, mut rx) = StreamSender::open(3, 8, Priming::None);
         stream.offer(bytes("a"), StreamEnd::Open).unwrap();
         stream.offer(bytes("b"), StreamEnd::Open).unwrap();
         assert_eq!(rx.recv().await.unwrap().id, EventId { stream: 3, seq: 1 });
@@ -282,8 +328,8 @@ mod tests {
         );
         assert!(!stream.is_attached());
         stream.keep_for_resume(bytes("answer"), StreamEnd::Result);
-        let (tx, mut rx) = channel(8);
-        assert!(stream.resume(tx, 1));
+        let (new, mut rx) = StreamSender::open(9, 8, Priming::None);
+        assert!(stream.resume(new, 1));
         let replayed: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok())
             .map(|event| (event.id.seq, event.payload))
             .collect();
@@ -292,7 +338,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_stream_detaches_and_the_ring_is_bounded() {
-        let (mut stream, _rx) = StreamSender::channel(1, 1);
+        let (mut stream, _rx) = StreamSender::open(1, 1, Priming::None);
         stream.offer(bytes("a"), StreamEnd::Open).unwrap();
         assert_eq!(
             stream.offer(bytes("b"), StreamEnd::Open),
@@ -303,5 +349,37 @@ mod tests {
         }
         assert_eq!(stream.ring.len(), RING_EVENTS);
         assert!(stream.was_streamed());
+    }
+
+    #[tokio::test]
+    async fn a_primed_stream_numbers_its_events_after_the_priming_event() {
+        let (mut stream, mut rx) = StreamSender::open(4, 8, Priming::Reserved);
+        assert_eq!(stream.priming_id(), Some(EventId { stream: 4, seq: 1 }));
+        stream.offer(bytes("a"), StreamEnd::Open).unwrap();
+        assert_eq!(rx.recv().await.unwrap().id, EventId { stream: 4, seq: 2 });
+        // Only the answer went out: nothing to resume.
+        stream.offer(bytes("answer"), StreamEnd::Result).unwrap();
+        assert!(stream.was_streamed());
+        let (mut single, _rx) = StreamSender::open(5, 8, Priming::Reserved);
+        single.offer(bytes("answer"), StreamEnd::Result).unwrap();
+        assert!(!single.was_streamed());
+        // A client that saw only the priming event resumes with everything after it.
+        drop(rx);
+        let (new, mut replay) = StreamSender::open(6, 8, Priming::None);
+        assert!(stream.resume(new, 1));
+        let seqs: Vec<u64> = std::iter::from_fn(|| replay.try_recv().ok())
+            .map(|event| event.id.seq)
+            .collect();
+        assert_eq!(seqs, vec![2, 3]);
+        assert_eq!(StreamSender::open(1, 1, Priming::None).0.priming_id(), None);
+    }
+
+    #[test]
+    fn streams_are_numbered_per_session_after_the_initialize_stream() {
+        let a = StreamNumbers::default();
+        let b = StreamNumbers::default();
+        assert_eq!(a.next(), INITIALIZE_STREAM + 1);
+        assert_eq!(a.next(), INITIALIZE_STREAM + 2);
+        assert_eq!(b.next(), INITIALIZE_STREAM + 1);
     }
 }

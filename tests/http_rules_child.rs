@@ -101,7 +101,7 @@ async fn child_exiting_before_initialize_reports_its_stderr() {
 async fn stdout_line_that_is_not_json_is_logged_and_dropped() {
     let proxy = Proxy::demo();
     let client = session(&proxy).await;
-    let session_id = client.session.clone().unwrap();
+    let session_id = client.logged_session();
     let answer = client.call_tool(1, "garbage", json!({})).await;
     assert_eq!(answer["id"], json!(1));
     assert_eq!(common::tool_text(&answer), "garbage sent");
@@ -125,13 +125,18 @@ async fn stdout_line_that_is_not_json_is_logged_and_dropped() {
 async fn child_stderr_is_logged_with_the_session_id() {
     let proxy = Proxy::demo();
     let client = session(&proxy).await;
-    let session_id = client.session.clone().unwrap();
+    let session_id = client.logged_session();
     let answer = client.call_tool(1, "stderr", json!({"lines": 5})).await;
     assert_eq!(common::tool_text(&answer), "wrote 5 lines");
     common::eventually("the proxy logs stderr line 5 with the session id", || {
         !log_lines_with(&proxy, &["demo stderr line 5", &session_id]).is_empty()
     })
     .await;
+    let full_id = client.session.as_deref().unwrap();
+    assert!(
+        !proxy.log().contains(full_id),
+        "the log holds the full session id"
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! `--log-format json`: every line the proxy logs is one JSON object, and every line about a
-//! session carries its id in the span (the `session` span's `id`, or the `child` span's
-//! `session` next to the child's pid and generation).
+//! session carries its log id in the span (the `session` span's `id`, or the `child` span's
+//! `session` next to the child's pid and generation). The log id is the session id's first 8
+//! characters: the whole id is the client's credential, and no log line ever holds it.
 
 mod common;
 
@@ -31,7 +32,7 @@ async fn stop_and_read_json_log(mut proxy: Proxy) -> Vec<Value> {
 async fn json_logs_are_one_object_per_line_with_child_span_fields() {
     let proxy = Proxy::start(&["--log-format", "json"], &[]);
     let client = session(&proxy).await;
-    let id = client.session.clone().unwrap();
+    let id = client.logged_session();
     let pid = child_pid(&client, 1).await;
     let answer = client.call_tool(2, "stderr", json!({"lines": 1})).await;
     assert_eq!(tool_text(&answer), "wrote 1 lines");
@@ -73,11 +74,22 @@ async fn json_logs_are_one_object_per_line_with_child_span_fields() {
 async fn every_json_log_line_about_a_session_carries_its_id_in_the_span() {
     let proxy = Proxy::start(&["--log-format", "json"], &[]);
     let client = session(&proxy).await;
-    let id = client.session.clone().unwrap();
+    let full_id = client.session.clone().unwrap();
+    let id = client.logged_session();
     let echo = client.call_tool(1, "echo", json!({"message": "x"})).await;
     assert_eq!(tool_text(&echo), "x");
     assert!(matches!(client.delete().await, 200 | 204));
     let lines = stop_and_read_json_log(proxy).await;
+    let leaks: Vec<String> = lines
+        .iter()
+        .map(Value::to_string)
+        .filter(|l| l.contains(&full_id))
+        .collect();
+    assert!(
+        leaks.is_empty(),
+        "lines holding the full session id:\n{}",
+        leaks.join("\n")
+    );
     let about: Vec<&Value> = lines
         .iter()
         .filter(|l| l.to_string().contains(&id))

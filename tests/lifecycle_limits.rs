@@ -77,7 +77,7 @@ async fn max_inflight_refuses_a_third_request_with_429() {
 async fn over_long_child_line_is_dropped_and_logged_and_the_session_goes_on() {
     let proxy = Proxy::start(&["--max-message-bytes", "1000"], &[]);
     let client = session(&proxy).await;
-    let session_id = client.session.clone().expect("session id");
+    let session_id = client.logged_session();
 
     let small = client.call_tool(1, "big", json!({"bytes": 500})).await;
     assert_eq!(common::tool_text(&small).len(), 500);

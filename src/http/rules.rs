@@ -111,6 +111,25 @@ pub fn protocol_version_supported(version: &str) -> bool {
         .any(|supported| supported.as_str() == version)
 }
 
+/// The first revision whose clients expect a priming event (an SSE event with an id and empty
+/// data) at the start of a stream; older clients try to parse its empty data as JSON.
+pub const PRIMING_SINCE: ProtocolVersion = ProtocolVersion::V_2025_11_25;
+
+/// Whether a client speaking `version` (a `YYYY-MM-DD` revision) gets priming events: from
+/// 2025-11-25 on, later revisions included. Anything else does not.
+pub fn primes_streams(version: &str) -> bool {
+    let version = version.trim();
+    let is_date = version.len() == 10
+        && version.bytes().enumerate().all(|(at, b)| {
+            if at == 4 || at == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    is_date && version >= PRIMING_SINCE.as_str()
+}
+
 /// Whether `kind/subtype` is acceptable. As in RFC 9110 §12.5.1, the most specific matching
 /// range decides (`type/subtype` over `type/*` over `*/*`), and a range with `q=0` means "not
 /// acceptable": `text/event-stream;q=0, */*` refuses SSE although `*/*` matches it.

@@ -11,8 +11,7 @@ use crate::budget::Charge;
 use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
 use crate::metrics::{FailReason, Limit};
 use crate::protocol::CloseReason;
-use crate::stream::{EventId, StreamEnd, StreamEvent, StreamSender};
-use tokio::sync::mpsc;
+use crate::stream::{EventId, StreamEnd, StreamSender};
 
 impl SessionState {
     /// A client request: forward it under a fresh proxy id.
@@ -165,23 +164,21 @@ impl SessionState {
     pub(super) fn on_listen(
         &mut self,
         myself: &ActorRef<SessionMsg>,
-        tx: mpsc::Sender<StreamEvent>,
-        stream_id: u64,
+        stream: StreamSender,
         resume: Option<EventId>,
     ) {
         let resumed = match resume {
-            Some(last) => self.resume(tx, last),
-            None => Err(tx),
+            Some(last) => self.resume(stream, last),
+            None => Err(stream),
         };
-        let tx = match resumed {
+        let mut stream = match resumed {
             Ok(()) => return,
-            Err(tx) if resume.is_none() => tx,
-            Err(tx) => {
+            Err(stream) if resume.is_none() => stream,
+            Err(stream) => {
                 tracing::debug!(parent: &self.span, last_event = ?resume, "cannot resume that stream (unknown or expired); opening a new GET stream");
-                tx
+                stream
             }
         };
-        let mut stream = StreamSender::new(stream_id, tx);
         stream.set_budget(self.budgets.to_client.clone());
         if let Some(previous) = self.standalone.replace(stream) {
             tracing::debug!(parent: &self.span, stream = previous.id, "a new GET stream replaces the previous one");

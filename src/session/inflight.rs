@@ -284,7 +284,7 @@ pub fn proxy_number(id: Option<&Value>) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::StreamSender;
+    use crate::stream::{Priming, StreamSender};
     use serde_json::json;
 
     fn request(id: &str, token: Option<&str>) -> Frame {
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn client_ids_are_replaced_and_restored_exactly() {
         let mut table = ClientRequests::default();
-        let (stream, _rx) = StreamSender::channel(1, 4);
+        let (stream, _rx) = StreamSender::open(1, 4, Priming::None);
         let mut frame = request("123456789012345678901234567890", Some("tok"));
         let proxy_id = table.begin(&mut frame, stream);
         assert_eq!(frame.id(), Some(&json!(1)));
@@ -314,8 +314,8 @@ mod tests {
     #[test]
     fn sole_and_newest_follow_the_table() {
         let mut table = ClientRequests::default();
-        let (stream_a, _rx_a) = StreamSender::channel(1, 4);
-        let (stream_b, rx_b) = StreamSender::channel(2, 4);
+        let (stream_a, _rx_a) = StreamSender::open(1, 4, Priming::None);
+        let (stream_b, rx_b) = StreamSender::open(2, 4, Priming::None);
         let a = table.begin(&mut request("\"a\"", None), stream_a);
         assert_eq!(table.sole(), Some(a));
         let b = table.begin(&mut request("\"b\"", None), stream_b);

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::SessionState;
-use crate::stream::{EventId, StreamEvent, StreamSender};
+use crate::stream::{EventId, StreamSender};
 
 /// How long a finished or detached stream can still be resumed.
 const RESUME_TTL: Duration = Duration::from_secs(60);
@@ -77,21 +77,17 @@ impl SessionState {
     }
 
     /// A GET carried `Last-Event-ID`: replays what followed on that stream and re-attaches it
-    /// to the new connection. Returns `false` (with `tx` handed back) if the stream is unknown.
-    pub(super) fn resume(
-        &mut self,
-        tx: tokio::sync::mpsc::Sender<StreamEvent>,
-        last: EventId,
-    ) -> Result<(), tokio::sync::mpsc::Sender<StreamEvent>> {
+    /// to the new connection (`new`'s channel). Hands `new` back if the stream is unknown.
+    pub(super) fn resume(&mut self, new: StreamSender, last: EventId) -> Result<(), StreamSender> {
         if let Some(stream) = self.requests.stream_with_id(last.stream) {
-            stream.resume(tx, last.seq);
+            stream.resume(new, last.seq);
             tracing::debug!(parent: &self.span, stream = last.stream, "request stream resumed");
             return Ok(());
         }
         if let Some(mut stream) = self.resumable.take(last.stream) {
             // An answered request: the replay ends with its answer, and the stream with it. A
             // standalone stream resumes as the GET stream.
-            let finished = stream.resume(tx, last.seq);
+            let finished = stream.resume(new, last.seq);
             if !finished && self.standalone.as_ref().is_none_or(|s| !s.is_attached()) {
                 if let Some(previous) = self.standalone.replace(stream) {
                     self.resumable.keep(previous);
@@ -102,22 +98,22 @@ impl SessionState {
             return Ok(());
         }
         if let Some(stream) = self.standalone.as_mut().filter(|s| s.id == last.stream) {
-            stream.resume(tx, last.seq);
+            stream.resume(new, last.seq);
             self.flush_backlog();
             return Ok(());
         }
-        Err(tx)
+        Err(new)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::StreamEnd;
+    use crate::stream::{Priming, StreamEnd};
     use bytes::Bytes;
 
     fn stream_with(id: u64, bytes: usize) -> StreamSender {
-        let (mut stream, _rx) = StreamSender::channel(id, 4);
+        let (mut stream, _rx) = StreamSender::open(id, 4, Priming::None);
         stream.keep_for_resume(Bytes::from(vec![b'x'; bytes]), StreamEnd::Result);
         stream
     }

@@ -23,7 +23,7 @@ use crate::process::ExitReport;
 use crate::protocol::{CloseReason, RouterMsg, SessionMsg};
 use crate::session_id::SessionId;
 use crate::session_stats::SessionStats;
-use crate::stream::{StreamReceiver, StreamSender};
+use crate::stream::{Priming, StreamReceiver, StreamSender};
 
 /// Longest a step may take in (paused, so instantly advanced) time: a hang fails the test.
 const STEP: Duration = Duration::from_secs(60);
@@ -101,7 +101,7 @@ impl Harness {
         let (launcher, children) = FakeLauncher::new();
         let stats = Arc::new(SessionStats::default());
         let inbox = MailboxBound::new(config.mailbox_capacity);
-        let (stream, init_rx) = StreamSender::channel(1, STREAM_CAPACITY);
+        let (stream, init_rx) = StreamSender::open(1, STREAM_CAPACITY, Priming::None);
         let initialize = frame(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
             "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}));
         let args = SessionArgs {
@@ -151,7 +151,7 @@ impl Harness {
     /// Sends a client request as the HTTP side does; returns its answer stream.
     fn request(&mut self, message: Value) -> StreamReceiver {
         let body = serde_json::to_vec(&message).unwrap();
-        let (stream, rx) = StreamSender::channel(self.next_stream, STREAM_CAPACITY);
+        let (stream, rx) = StreamSender::open(self.next_stream, STREAM_CAPACITY, Priming::None);
         self.next_stream += 1;
         let _ = self.session.cast(SessionMsg::Request {
             frame: frame(message),
@@ -174,10 +174,9 @@ impl Harness {
 
     /// Opens the GET stream.
     fn listen(&mut self) -> StreamReceiver {
-        let (tx, rx) = crate::stream::channel(STREAM_CAPACITY);
+        let (stream, rx) = StreamSender::open(self.next_stream, STREAM_CAPACITY, Priming::None);
         let _ = self.session.cast(SessionMsg::AttachGetStream {
-            tx,
-            stream_id: self.next_stream,
+            stream,
             resume: None,
         });
         self.next_stream += 1;

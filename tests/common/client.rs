@@ -165,6 +165,13 @@ impl Client {
         SseReader::new(response)
     }
 
+    /// What the proxy's logs show of this client's session id: its first 8 characters (the
+    /// whole id is a credential and never logged).
+    pub fn logged_session(&self) -> String {
+        let id = self.session.as_deref().expect("a session");
+        id[..8].to_string()
+    }
+
     /// DELETEs the session; returns the HTTP status.
     pub async fn delete(&self) -> u16 {
         let mut headers = HeaderMap::new();

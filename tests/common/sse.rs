@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use super::proxy::WAIT;
 
-/// The `data:` payloads of a complete SSE body.
+/// The `data:` payloads of a complete SSE body. An event with empty data (the priming event of
+/// 2025-11-25 streams) is not a message: like a browser's `EventSource`, it is not dispatched.
 pub fn sse_data(body: &str) -> Vec<String> {
     body.split("\n\n")
         .filter_map(|event| {
@@ -18,7 +19,8 @@ pub fn sse_data(body: &str) -> Vec<String> {
                 .filter_map(|line| line.strip_prefix("data:"))
                 .map(|d| d.strip_prefix(' ').unwrap_or(d))
                 .collect();
-            (!data.is_empty()).then(|| data.join("\n"))
+            let data = data.join("\n");
+            (!data.is_empty()).then_some(data)
         })
         .collect()
 }

@@ -175,3 +175,14 @@ fn content_type_and_protocol_version() {
     assert!(protocol_version_supported("2025-06-18"));
     assert!(!protocol_version_supported("1999-01-01"));
 }
+
+#[test]
+fn priming_is_for_2025_11_25_and_later() {
+    assert!(primes_streams("2025-11-25"));
+    assert!(primes_streams(" 2026-01-01 "));
+    assert!(!primes_streams("2025-06-18"));
+    assert!(!primes_streams("2025-03-26"));
+    assert!(!primes_streams("9"));
+    assert!(!primes_streams("2025-11-2x"));
+    assert!(!primes_streams(""));
+}
