@@ -1,6 +1,7 @@
 //! The Streamable HTTP endpoint: axum routes that check the transport's header rules and turn
 //! each POST, GET and DELETE into a message to the session's actor (or the router).
 
+mod misroute;
 pub mod ops;
 mod responses;
 pub mod rules;
@@ -175,7 +176,7 @@ async fn post_message(
         ),
         (false, SessionHeader::Present(id)) => {
             let Some(entry) = state.0.index.get(id) else {
-                return session_not_found();
+                return state.unknown_session(id);
             };
             let Some(permit) = entry.inbox.try_reserve() else {
                 state.0.metrics.limit_hit(Limit::Mailbox);
@@ -251,10 +252,13 @@ async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Re
             );
         }
     };
-    let closed = ractor::call!(state.0.router, |reply| RouterMsg::Close { id, reply });
+    let closed = ractor::call!(state.0.router, |reply| RouterMsg::Close {
+        id: id.clone(),
+        reply
+    });
     match closed {
         Ok(true) => StatusCode::OK.into_response(),
-        Ok(false) => session_not_found(),
+        Ok(false) => state.unknown_session(id.as_str()),
         Err(_) => rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
             INTERNAL_ERROR,
@@ -320,7 +324,9 @@ impl HttpState {
     #[allow(clippy::result_large_err)]
     fn session_of(&self, headers: &HeaderMap) -> Result<SessionEntry, Response> {
         match SessionHeader::read(headers) {
-            SessionHeader::Present(id) => self.0.index.get(id).ok_or_else(session_not_found),
+            SessionHeader::Present(id) => {
+                self.0.index.get(id).ok_or_else(|| self.unknown_session(id))
+            }
             SessionHeader::Invalid => Err(invalid_session_header()),
             SessionHeader::Absent => Err(rpc_error(
                 StatusCode::BAD_REQUEST,
