@@ -56,13 +56,13 @@ def connect(url, timeout=WAIT):
     return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), parts.path
 
 
-def post(url, message, session=None, timeout=WAIT):
+def post(url, message, session=None, timeout=WAIT, protocol=PROTOCOL):
     """POSTs one JSON-RPC message; reads the whole answer (JSON or SSE), timing each message."""
     conn, path = connect(url, timeout)
     headers = {
         "Content-Type": "application/json",
         "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": PROTOCOL,
+        "MCP-Protocol-Version": protocol,
     }
     if session:
         headers["Mcp-Session-Id"] = session
@@ -220,6 +220,14 @@ def check_spread_and_pinning(url, instances, sessions):
         misrouted = metric(instance, "hyper_mcp_proxy_misrouted_requests_total")
         check(misrouted == 0, f"{instance['name']} counted {misrouted} misrouted requests")
     log("60 tool calls of 20 sessions each reached their own instance and child; 0 misrouted")
+    # The modern leg has not landed: its traffic is balanced like a new session and refused
+    # the same way by every instance (the recipes' failing-safe rule), never a balancer error.
+    for n in range(3):
+        modern = post(url, {"jsonrpc": "2.0", "id": 500 + n, "method": "tools/list"},
+                      protocol="2026-07-28")
+        check(modern.status == 400, f"2026-07-28 request: expected 400 from an instance, got "
+                                    f"{modern.status}: {modern.body!r}")
+    log("2026-07-28 requests: 400 from the instances (not served yet), as the recipes expect")
 
 
 def check_streams_unbuffered(url, session):
