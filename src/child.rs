@@ -90,7 +90,7 @@ impl Actor for ChildProcess {
         args: ChildArgs,
     ) -> Result<ChildState, ActorProcessingErr> {
         let pid = args.process.pid();
-        let span = tracing::info_span!(parent: &args.span, "child", session = args.session_id.log_id(), pid, generation = args.generation);
+        let span = tracing::info_span!(parent: &args.span, "child", session = args.session_id.log_id(), instance = args.session_id.instance(), pid, generation = args.generation);
         let ChildIo {
             stdin,
             stdout,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::backoff::RestartPolicy;
+use crate::session_id::{InstanceId, InvalidInstanceId};
 
 mod checks;
 mod duration;
@@ -172,6 +173,13 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_SSE_AFTER", default_value = "2s", value_parser = parse_duration)]
     pub sse_after: Duration,
 
+    /// Name of this proxy instance behind a load balancer: letters, digits and `-`. Session ids
+    /// become `NAME.<random hex>`, metrics get an `instance_id` label, session log lines an
+    /// `instance` field, and a request for another instance's session is answered 404 and
+    /// counted as misrouted.
+    #[arg(long, env = "HYPER_MCP_PROXY_INSTANCE_ID", value_name = "NAME", value_parser = parse_instance_id)]
+    pub instance_id: Option<InstanceId>,
+
     /// The stdio MCP server to spawn per session: program and arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -244,6 +252,8 @@ pub struct SessionConfig {
     pub global_buffer_bytes: usize,
     /// Longest a request may wait for a restarting child.
     pub restart_queue_timeout: Duration,
+    /// `--instance-id`: the prefix of minted session ids.
+    pub instance_id: Option<InstanceId>,
 }
 
 /// Validated configuration of the whole proxy.
@@ -271,6 +281,13 @@ pub struct Config {
     pub body_read_timeout: Option<Duration>,
     /// Delay after which a request without answer yet switches to SSE, if enabled.
     pub sse_after: Option<Duration>,
+}
+
+impl Config {
+    /// `--instance-id`, if set (kept in the per-session settings, which mint the ids).
+    pub fn instance_id(&self) -> Option<&InstanceId> {
+        self.session.instance_id.as_ref()
+    }
 }
 
 impl Cli {
@@ -319,11 +336,17 @@ impl Cli {
                 session_buffer_bytes: self.max_session_buffer_bytes,
                 global_buffer_bytes: self.max_buffer_bytes,
                 restart_queue_timeout: self.restart_backoff_max.max(Duration::from_secs(30)),
+                instance_id: self.instance_id,
             }),
             body_read_timeout: nonzero(self.body_read_timeout),
             sse_after: nonzero(self.sse_after),
         })
     }
+}
+
+/// `--instance-id`'s parser: the error names the rule.
+fn parse_instance_id(name: &str) -> Result<InstanceId, InvalidInstanceId> {
+    InstanceId::parse(name)
 }
 
 fn nonzero(duration: Duration) -> Option<Duration> {

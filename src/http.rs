@@ -8,6 +8,7 @@
 //! `--sse-after` (priming event first for 2025-11-25 clients, then keep-alives), so nothing
 //! between client and proxy cuts a long call for silence.
 
+mod misroute;
 pub mod ops;
 mod responses;
 pub mod rules;
@@ -166,7 +167,7 @@ async fn post_message(State(state): State<HttpState>, request: Request) -> Respo
         SessionHeader::Absent => None,
         SessionHeader::Present(id) => match state.0.index.get(id) {
             Some(entry) => Some(entry),
-            None => return session_not_found(),
+            None => return state.unknown_session(id),
         },
     };
     let body = match state.read_body(headers, body).await {
@@ -289,10 +290,13 @@ async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Re
             );
         }
     };
-    let closed = ractor::call!(state.0.router, |reply| RouterMsg::Close { id, reply });
+    let closed = ractor::call!(state.0.router, |reply| RouterMsg::Close {
+        id: id.clone(),
+        reply
+    });
     match closed {
         Ok(true) => StatusCode::OK.into_response(),
-        Ok(false) => session_not_found(),
+        Ok(false) => state.unknown_session(id.as_str()),
         Err(_) => rpc_error(
             StatusCode::SERVICE_UNAVAILABLE,
             INTERNAL_ERROR,
@@ -419,7 +423,9 @@ impl HttpState {
     #[allow(clippy::result_large_err)]
     fn session_of(&self, headers: &HeaderMap) -> Result<SessionEntry, Response> {
         match SessionHeader::read(headers) {
-            SessionHeader::Present(id) => self.0.index.get(id).ok_or_else(session_not_found),
+            SessionHeader::Present(id) => {
+                self.0.index.get(id).ok_or_else(|| self.unknown_session(id))
+            }
             SessionHeader::Invalid => Err(invalid_session_header()),
             SessionHeader::Absent => Err(rpc_error(
                 StatusCode::BAD_REQUEST,

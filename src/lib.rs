@@ -119,7 +119,11 @@ pub async fn run(
     let max_sessions = config.max_sessions;
     let index = Arc::new(SessionIndex::default());
     let budgets = GlobalBudgets::new(config.session.global_buffer_bytes);
-    let metrics = Arc::new(ProxyMetrics::new(index.clone(), budgets.clone()));
+    let metrics = Arc::new(ProxyMetrics::for_instance(
+        index.clone(),
+        budgets.clone(),
+        config.instance_id(),
+    ));
     let draining = Arc::new(AtomicBool::new(false));
     let ops = OpsState {
         index: index.clone(),

@@ -8,6 +8,7 @@
 mod collector;
 mod process;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use prometheus_client::encoding::text::encode;
@@ -21,6 +22,7 @@ use crate::budget::{GlobalBudgets, OverBudget};
 use crate::frame::FrameKind;
 use crate::index::SessionIndex;
 use crate::protocol::CloseReason;
+use crate::session_id::InstanceId;
 
 pub use collector::SessionCollector;
 
@@ -195,14 +197,38 @@ pub struct ProxyMetrics {
     sse_streams: [Gauge; 2],
     /// `limit_hits_total{limit}`, indexed like [`Limit`].
     limit_hits: [Counter; 10],
+    /// `misrouted_requests_total`: requests for another instance's session.
+    misrouted_requests: Counter,
 }
 
+/// The label `--instance-id` puts on every `hyper_mcp_proxy_*` sample. Not `instance`:
+/// Prometheus sets that one to the scraped address (and would rename ours).
+pub const INSTANCE_LABEL: &str = "instance_id";
+
 impl ProxyMetrics {
-    /// Builds the registry; `index` feeds the scrape-time session gauges.
+    /// Builds the registry of an unnamed instance.
+    #[cfg(test)]
     pub fn new(index: Arc<SessionIndex>, budgets: GlobalBudgets) -> ProxyMetrics {
+        ProxyMetrics::for_instance(index, budgets, None)
+    }
+
+    /// Builds the registry; `index` feeds the scrape-time session gauges. A named instance
+    /// (`--instance-id`) labels every `hyper_mcp_proxy_*` sample with [`INSTANCE_LABEL`].
+    pub fn for_instance(
+        index: Arc<SessionIndex>,
+        budgets: GlobalBudgets,
+        instance: Option<&InstanceId>,
+    ) -> ProxyMetrics {
         let mut registry = Registry::default();
         registry.register_collector(Box::new(process::ProcessCollector));
         let ours = registry.sub_registry_with_prefix("hyper_mcp_proxy");
+        let ours = match instance {
+            Some(name) => ours.sub_registry_with_label((
+                Cow::Borrowed(INSTANCE_LABEL),
+                Cow::Owned(name.as_str().to_owned()),
+            )),
+            None => ours,
+        };
         ours.register_collector(Box::new(SessionCollector::new(index, budgets)));
 
         let sessions_opened = Counter::default();
@@ -336,8 +362,16 @@ impl ProxyMetrics {
         let limit_hits =
             LIMITS.map(|limit| limits_family.get_or_create(&vec![("limit", limit)]).clone());
 
+        let misrouted_requests = Counter::default();
+        ours.register(
+            "misrouted_requests",
+            "Requests naming a session of another instance (--instance-id), answered 404",
+            misrouted_requests.clone(),
+        );
+
         ProxyMetrics {
             limit_hits,
+            misrouted_requests,
             registry,
             sessions_opened,
             sessions_closed,
@@ -410,6 +444,11 @@ impl ProxyMetrics {
         self.limit_hits[limit as usize].inc();
     }
 
+    /// A request named another instance's session.
+    pub fn misrouted(&self) {
+        self.misrouted_requests.inc();
+    }
+
     /// The gauge of open SSE streams of a kind (`standalone` or not).
     pub fn sse_stream_gauge(&self, standalone: bool) -> Gauge {
         self.sse_streams[usize::from(standalone)].clone()
@@ -445,5 +484,36 @@ mod tests {
         assert!(text.contains("hyper_mcp_proxy_sessions_closed_total{reason=\"deleted\"} 1\n"));
         assert!(text.contains("hyper_mcp_proxy_sessions{state=\"ready\"} 0\n"));
         assert!(text.contains("process_resident_memory_bytes "));
+        assert!(text.contains("hyper_mcp_proxy_misrouted_requests_total 0\n"));
+        assert!(!text.contains(INSTANCE_LABEL));
+    }
+
+    #[test]
+    fn a_named_instance_labels_every_family_of_its_own() {
+        let name = InstanceId::parse("proxy-2").unwrap();
+        let metrics = ProxyMetrics::for_instance(
+            Arc::new(SessionIndex::default()),
+            GlobalBudgets::new(1024),
+            Some(&name),
+        );
+        metrics.misrouted();
+        metrics.request_started(method_label(Some("tools/call")));
+        let text = metrics.render();
+        assert!(
+            text.contains("hyper_mcp_proxy_misrouted_requests_total{instance_id=\"proxy-2\"} 1\n"),
+            "{text}"
+        );
+        assert!(text.contains(
+            "hyper_mcp_proxy_requests_total{instance_id=\"proxy-2\",method=\"tools/call\"} 1\n"
+        ));
+        assert!(
+            text.contains("hyper_mcp_proxy_sessions{instance_id=\"proxy-2\",state=\"ready\"} 0\n")
+        );
+        for line in text
+            .lines()
+            .filter(|line| line.starts_with("hyper_mcp_proxy_"))
+        {
+            assert!(line.contains("instance_id=\"proxy-2\""), "{line}");
+        }
     }
 }

@@ -202,7 +202,8 @@ impl RouterState {
             self.metrics.limit_hit(Limit::MaxSessions);
             return Err(OpenError::Full(self.max_sessions));
         }
-        let id = SessionId::mint().map_err(OpenError::Random)?;
+        let id =
+            SessionId::mint_in(self.session.instance_id.as_ref()).map_err(OpenError::Random)?;
         let inbox = MailboxBound::new(self.session.mailbox_capacity);
         let stats = Arc::new(SessionStats::default());
         let budgets = self.budgets.session(self.session.session_buffer_bytes);
@@ -250,5 +251,5 @@ impl RouterState {
 /// A span naming a session, for the router's lines about it (the same shape as the
 /// session's own span, so logs can be filtered by session id alike).
 fn session_span(id: &SessionId) -> tracing::Span {
-    tracing::info_span!("session", id = id.log_id())
+    tracing::info_span!("session", id = id.log_id(), instance = id.instance())
 }

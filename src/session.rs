@@ -162,7 +162,11 @@ impl Actor for SessionSupervisor {
         args.stats.client_active(now);
         Ok(SessionState {
             initialize: args.initialize,
-            span: tracing::info_span!("session", id = args.id.log_id()),
+            span: tracing::info_span!(
+                "session",
+                id = args.id.log_id(),
+                instance = args.id.instance()
+            ),
             id: args.id,
             phase: Phase::AwaitingInitialize,
             child: None,

@@ -99,3 +99,36 @@ fn duration_flags_refuse_more_than_seven_days() {
     let cli = Cli::try_parse_from(["hyper-mcp-proxy", "--request-timeout", "1h30m"]).unwrap();
     assert_eq!(cli.request_timeout, Duration::from_secs(5400));
 }
+
+#[test]
+fn instance_id_prefixes_session_ids_when_set() {
+    let config = Cli::try_parse_from(["hyper-mcp-proxy"])
+        .unwrap()
+        .into_config()
+        .unwrap();
+    assert_eq!(config.instance_id(), None);
+    let config = Cli::try_parse_from(["hyper-mcp-proxy", "--instance-id", "eu-west-1"])
+        .unwrap()
+        .into_config()
+        .unwrap();
+    assert_eq!(
+        config.instance_id().map(|id| id.as_str()),
+        Some("eu-west-1")
+    );
+}
+
+#[test]
+fn instance_id_must_be_letters_digits_and_dashes() {
+    for bad in ["a.b", "a_b", "", "proxy 1", "ü"] {
+        let err = Cli::try_parse_from(["hyper-mcp-proxy", "--instance-id", bad]).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("--instance-id"), "{bad:?}: {message}");
+        assert!(
+            message.contains("letters, digits and '-'"),
+            "{bad:?}: {message}"
+        );
+    }
+    let err =
+        Cli::try_parse_from(["hyper-mcp-proxy", "--instance-id", &"x".repeat(64)]).unwrap_err();
+    assert!(err.to_string().contains("at most 63"), "{err}");
+}
