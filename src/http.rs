@@ -170,6 +170,21 @@ async fn post_message(State(state): State<HttpState>, request: Request) -> Respo
             None => return state.unknown_session(id),
         },
     };
+    // A declared length is charged to the session's budget before the body is read: a
+    // session whose server stopped reading is refused without the proxy taking the bytes.
+    let declared_charge = match (&session, declared_length(headers)) {
+        (Some(entry), Some(length)) => {
+            match entry
+                .budgets
+                .to_child
+                .try_charge(usize::try_from(length).unwrap_or(usize::MAX))
+            {
+                Ok(charge) => Some(charge),
+                Err(over) => return closing(state.over_budget(over)),
+            }
+        }
+        _ => None,
+    };
     let body = match state.read_body(headers, body).await {
         Ok(body) => body,
         Err(refused) => return refused,
@@ -197,9 +212,12 @@ async fn post_message(State(state): State<HttpState>, request: Request) -> Respo
                 state.0.metrics.limit_hit(Limit::Mailbox);
                 return session_busy();
             };
-            let charge = match entry.budgets.to_child.try_charge(body.len()) {
-                Ok(charge) => charge,
-                Err(over) => return state.over_budget(over),
+            let charge = match declared_charge {
+                Some(charge) => charge,
+                None => match entry.budgets.to_child.try_charge(body.len()) {
+                    Ok(charge) => charge,
+                    Err(over) => return state.over_budget(over),
+                },
             };
             if frame.kind() == FrameKind::Request {
                 state
@@ -221,6 +239,14 @@ async fn post_message(State(state): State<HttpState>, request: Request) -> Respo
             }
         }
     }
+}
+
+/// The body length the client declared in `Content-Length`, if any.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    header_str(headers, header::CONTENT_LENGTH.as_str())?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Whether an SSE response to this request starts with a priming event: only for clients of
@@ -370,9 +396,7 @@ impl HttpState {
     #[allow(clippy::result_large_err)]
     async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Response> {
         let limit = self.0.config.max_body_bytes;
-        let declared = header_str(headers, header::CONTENT_LENGTH.as_str())
-            .and_then(|length| length.trim().parse::<u64>().ok());
-        if declared.is_some_and(|length| length > limit as u64) {
+        if declared_length(headers).is_some_and(|length| length > limit as u64) {
             return Err(self.body_too_large());
         }
         let read = read_limited(body, limit);

@@ -8,6 +8,7 @@ mod common;
 use common::client::Client;
 use common::ops::scrape;
 use common::proxy::Proxy;
+use common::raw::RawConn;
 use serde_json::{Value, json};
 
 /// Answers `initialize` (proxy id 1), then keeps stdin open without reading it.
@@ -66,9 +67,25 @@ async fn a_server_that_stops_reading_gets_429_beyond_the_session_budget() {
     let refused = client.post_raw(client.headers(), body.clone()).await;
     assert_refused(&refused, 429, "--max-session-buffer-bytes");
 
+    // A declared length over the budget is refused before any of the body is read.
+    let mut conn = RawConn::connect(&proxy.addr).await;
+    let head = format!(
+        "POST /mcp HTTP/1.1\nHost: {}\nContent-Type: application/json\nAccept: application/json, text/event-stream\nMcp-Session-Id: {}\nMCP-Protocol-Version: 2025-06-18\nContent-Length: 1000000\n",
+        proxy.addr,
+        client.session.as_deref().unwrap()
+    );
+    conn.send(&head, b"{").await;
+    let refused_early = conn.read_head().await;
+    assert_eq!(refused_early.status, 429);
+    assert!(
+        refused_early.elapsed < std::time::Duration::from_secs(1),
+        "{:?}",
+        refused_early.elapsed
+    );
+
     let metrics = scrape(&proxy.addr).await;
     let limit = [("limit", "session_buffer_bytes")];
-    assert_eq!(metrics.get("hyper_mcp_proxy_limit_hits_total", &limit), 1.0);
+    assert_eq!(metrics.get("hyper_mcp_proxy_limit_hits_total", &limit), 2.0);
     let queued = [("direction", "client_to_child")];
     assert_eq!(
         metrics.get("hyper_mcp_proxy_buffered_bytes", &queued),
