@@ -18,6 +18,7 @@ pub mod metric_names;
 pub mod ops;
 pub mod procs;
 pub mod proxy;
+pub mod raw_tcp;
 pub mod restart;
 pub mod sse;
 pub mod wait;
