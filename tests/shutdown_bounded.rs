@@ -90,13 +90,11 @@ async fn sigterm_exits_within_the_timeout_and_grace_with_half_sent_requests() {
         took < Duration::from_secs(2 + 1 + 2),
         "exited {took:?} after SIGTERM, past --shutdown-timeout + --shutdown-grace"
     );
-    assert!(
-        proxy
-            .log()
-            .contains("dropping the HTTP connections still open"),
-        "log:\n{}",
-        proxy.log()
-    );
+    proxy
+        .logged("about dropping connections", |line| {
+            line.contains("dropping the HTTP connections still open")
+        })
+        .await;
     for stream in [&mut head, &mut body] {
         assert!(
             closed_within(stream, Duration::from_secs(1))
@@ -133,13 +131,11 @@ async fn sigterm_exits_in_time_with_a_client_that_stopped_reading_its_sse_stream
         took < Duration::from_secs(2 + 1 + 2),
         "exited {took:?} after SIGTERM, past --shutdown-timeout + --shutdown-grace"
     );
-    assert!(
-        proxy
-            .log()
-            .contains("dropping the HTTP connections still open"),
-        "the stream was not stuck; log:\n{}",
-        proxy.log()
-    );
+    proxy
+        .logged("about dropping the stuck stream's connection", |line| {
+            line.contains("dropping the HTTP connections still open")
+        })
+        .await;
     assert_group_gone(pid).await;
 }
 
@@ -216,11 +212,8 @@ async fn sigquit_stops_at_once_and_sighup_drains() {
     let answer = tokio::time::timeout(WAIT, sleep).await.unwrap().unwrap();
     assert!(answer.last().get("error").is_some(), "{}", answer.body);
     assert_group_gone(pid).await;
-    assert!(
-        quit.log().contains("SIGQUIT received"),
-        "log:\n{}",
-        quit.log()
-    );
+    quit.logged("about SIGQUIT", |line| line.contains("SIGQUIT received"))
+        .await;
 
     let hangup = Proxy::start(&[], &[]);
     let client = session(&hangup).await;
@@ -233,9 +226,7 @@ async fn sigquit_stops_at_once_and_sighup_drains() {
     let (hangup, code) = exit_code(hangup).await;
     assert_eq!(code, Some(0), "log:\n{}", hangup.log());
     assert_group_gone(pid).await;
-    assert!(
-        hangup.log().contains("SIGHUP received"),
-        "log:\n{}",
-        hangup.log()
-    );
+    hangup
+        .logged("about SIGHUP", |line| line.contains("SIGHUP received"))
+        .await;
 }
