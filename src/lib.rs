@@ -82,7 +82,8 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// Counts shutdown requests (SIGINT/SIGTERM): the first drains, the second stops at once.
+/// Counts shutdown requests (SIGINT, SIGTERM, SIGHUP; SIGQUIT counts as two): the first
+/// drains, the second stops at once.
 pub type ShutdownSignals = watch::Receiver<u32>;
 
 /// Connections the `--metrics-addr` listener serves at once (a scraper and a few humans).

@@ -76,7 +76,9 @@ pub(crate) async fn serve(
         mut closing,
         mut signals,
     } = stop;
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let slots = Arc::new(Semaphore::new(
+        limits.max_connections.min(Semaphore::MAX_PERMITS),
+    ));
     let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
     let refusal = refusal_answer();
     let mut connections = JoinSet::new();
