@@ -120,6 +120,27 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_SHUTDOWN_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// After the session drain, how long open HTTP connections may take to finish their
+    /// current response before they are closed (0 closes them at once).
+    #[arg(long, env = "HYPER_MCP_PROXY_SHUTDOWN_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Most open HTTP connections; beyond it a new connection gets 503 with Retry-After and is
+    /// closed. Default: (descriptor limit - 128) / 2, read after raising the soft limit to the
+    /// hard limit.
+    #[arg(long, env = "HYPER_MCP_PROXY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// A connection must deliver a whole request head (request line and headers) within this
+    /// long of being opened, or of its first byte after an idle period; else it is closed.
+    #[arg(long, env = "HYPER_MCP_PROXY_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// A kept-alive connection with no request in progress and no byte received for this long
+    /// is closed.
+    #[arg(long, env = "HYPER_MCP_PROXY_IDLE_CONNECTION_TIMEOUT", default_value = "75s", value_parser = parse_duration)]
+    pub idle_connection_timeout: Duration,
+
     /// Serve /metrics, /healthz, /readyz and /sessions on this separate address (then
     /// /metrics is not served on the main listener).
     #[arg(long, env = "HYPER_MCP_PROXY_METRICS_ADDR")]
@@ -256,6 +277,19 @@ pub struct SessionConfig {
     pub instance_id: Option<InstanceId>,
 }
 
+/// Limits and timeouts of the HTTP connections on the main listener.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionConfig {
+    /// Most open connections; `None` derives it from the descriptor limit at startup.
+    pub max_connections: Option<usize>,
+    /// Longest wait for a whole request head.
+    pub header_read_timeout: Duration,
+    /// Longest a kept-alive connection may sit with no request.
+    pub idle_timeout: Duration,
+    /// How long connections may finish after the session drain.
+    pub shutdown_grace: Duration,
+}
+
 /// Validated configuration of the whole proxy.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -275,6 +309,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     /// Separate listener for metrics and `/sessions`, if any.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Limits and timeouts of HTTP connections.
+    pub connections: ConnectionConfig,
     /// Per-session settings.
     pub session: Arc<SessionConfig>,
     /// Deadline for reading a request body, if any.
@@ -314,6 +350,12 @@ impl Cli {
             max_sessions: self.max_sessions,
             shutdown_timeout: self.shutdown_timeout,
             metrics_addr: self.metrics_addr,
+            connections: ConnectionConfig {
+                max_connections: self.max_connections,
+                header_read_timeout: self.header_read_timeout,
+                idle_timeout: self.idle_connection_timeout,
+                shutdown_grace: self.shutdown_grace,
+            },
             session: Arc::new(SessionConfig {
                 command,
                 max_message_bytes: self.max_message_bytes,

@@ -37,6 +37,8 @@
 //!   the bytes it covers and is released when they are delivered.
 //! - `stream.rs`, `sse.rs`: client streams and their SSE encoding.
 //! - `line_reader.rs`: capped line framing of the child's output.
+//! - `serve.rs`: the accept loop: connection limit, header and idle timeouts, bounded close.
+//! - `fd_limit.rs`: the descriptor limit, raised at startup; the default connection limit.
 //! - `config.rs`: CLI and validated configuration.
 //! - `mailbox.rs`: message-count bounds and depth gauges for actor mailboxes.
 //! - `backoff.rs`: restart intensity and backoff.
@@ -56,6 +58,7 @@ mod child;
 mod close_reason;
 pub mod config;
 pub mod demo;
+mod fd_limit;
 pub mod frame;
 mod http;
 mod id_sniff;
@@ -66,6 +69,7 @@ mod metrics;
 mod process;
 mod protocol;
 mod router;
+mod serve;
 mod session;
 mod session_id;
 mod session_stats;
@@ -76,7 +80,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use ractor::Actor;
 use ractor::ActorRef;
 use tokio::net::TcpListener;
@@ -90,6 +93,7 @@ use crate::index::SessionIndex;
 use crate::metrics::ProxyMetrics;
 use crate::protocol::RouterMsg;
 use crate::router::{RouterArgs, SessionRouter};
+use crate::serve::{Limits, Stop, Timeouts};
 
 /// Why the proxy could not run.
 #[derive(Debug, thiserror::Error)]
@@ -102,12 +106,17 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// Counts shutdown requests (SIGINT/SIGTERM): the first drains, the second stops at once.
+/// Counts shutdown requests (SIGINT, SIGTERM, SIGHUP; SIGQUIT counts as two): the first
+/// drains, the second stops at once.
 pub type ShutdownSignals = watch::Receiver<u32>;
+
+/// Connections the `--metrics-addr` listener serves at once (a scraper and a few humans).
+const METRICS_CONNECTIONS: usize = 64;
 
 /// Serves the proxy on `listener` until the first shutdown signal, then drains: new sessions
 /// are refused, requests in flight finish (up to `--shutdown-timeout`, or until a second
-/// signal), every session and child process is stopped, and `run` returns.
+/// signal), every session is stopped, HTTP connections get `--shutdown-grace` to finish and
+/// are then dropped, every child process is stopped, and `run` returns.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -115,6 +124,26 @@ pub async fn run(
 ) -> Result<(), RunError> {
     let local_addr = listener.local_addr()?;
     adopt_orphans();
+    let nofile = fd_limit::raise_to_hard();
+    let connections = config.connections;
+    let max_connections = connections
+        .max_connections
+        .unwrap_or_else(|| fd_limit::default_max_connections(nofile));
+    tracing::info!(
+        max_connections,
+        nofile,
+        header_read_timeout_s = connections.header_read_timeout.as_secs_f64(),
+        idle_connection_timeout_s = connections.idle_timeout.as_secs_f64(),
+        "connection limits"
+    );
+    let limits = Limits {
+        max_connections,
+        timeouts: Timeouts {
+            header_read: connections.header_read_timeout,
+            idle: connections.idle_timeout,
+        },
+        shutdown_grace: connections.shutdown_grace,
+    };
     let shutdown_timeout = config.shutdown_timeout;
     let max_sessions = config.max_sessions;
     let index = Arc::new(SessionIndex::default());
@@ -160,37 +189,38 @@ pub async fn run(
         OpsExposure::WithMetrics
     };
     let app = http::routes(
-        HttpState::new(index, router.clone(), config, local_addr, metrics),
+        HttpState::new(index, router.clone(), config, local_addr, metrics.clone()),
         http::ops::routes(ops.clone(), exposure),
     );
-    let (stopped_tx, stopped_rx) = watch::channel(false);
+    // True once the sessions are drained: both listeners close and their connections wind down.
+    let (closing_tx, closing) = watch::channel(false);
     let metrics_server = metrics_listener.map(|listener| {
         let app = http::ops::routes(ops, OpsExposure::Everything);
-        let mut stopped = stopped_rx.clone();
-        tokio::spawn(async move {
-            let until_stopped = async move {
-                let _ = stopped.wait_for(|&done| done).await;
-            };
-            axum::serve(listener, app)
-                .with_graceful_shutdown(until_stopped)
-                .await
-        })
+        let limits = Limits {
+            max_connections: METRICS_CONNECTIONS,
+            ..limits
+        };
+        let stop = Stop {
+            closing: closing.clone(),
+            signals: signals.clone(),
+        };
+        tokio::spawn(serve::serve(listener, app, limits, metrics.clone(), stop))
     });
-    let listener = listener.tap_io(|tcp| {
-        // Nagle's algorithm adds up to 40 ms to small answers; MCP messages are small.
-        let _ = tcp.set_nodelay(true);
-    });
-    let drain_router = router.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(drain(drain_router, signals, shutdown_timeout, draining))
-        .await;
-    router.stop(Some("shutdown".into()));
-    let _ = router_task.await;
-    let _ = stopped_tx.send(true);
+    let stop = Stop {
+        closing,
+        signals: signals.clone(),
+    };
+    let drained = async {
+        drain(router.clone(), signals, shutdown_timeout, draining).await;
+        let _ = closing_tx.send(true);
+    };
+    tokio::join!(serve::serve(listener, app, limits, metrics, stop), drained);
     if let Some(server) = metrics_server {
         let _ = server.await;
     }
-    served?;
+    // Every session is stopped already; this also waits for the router's last children.
+    router.stop(Some("shutdown".into()));
+    let _ = router_task.await;
     Ok(())
 }
 
@@ -240,5 +270,5 @@ async fn drain(
         tracing::error!(error = %err, "draining did not complete; stopping anyway");
     }
     force.abort();
-    tracing::info!("every session stopped; closing the HTTP listener");
+    tracing::info!("every session stopped; closing the HTTP listeners");
 }

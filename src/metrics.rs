@@ -123,9 +123,13 @@ pub enum Limit {
     BufferBytes = 8,
     /// A child sent more requests to the client than `--max-inflight` at once.
     ServerRequests = 9,
+    /// `--max-connections`: a new connection got 503 (or was closed) at once.
+    MaxConnections = 10,
+    /// `--header-read-timeout`: a connection was closed before sending a whole request head.
+    HeaderReadTimeout = 11,
 }
 
-const LIMITS: [&str; 10] = [
+const LIMITS: [&str; 12] = [
     "max_sessions",
     "max_inflight",
     "mailbox",
@@ -136,6 +140,8 @@ const LIMITS: [&str; 10] = [
     "session_buffer_bytes",
     "buffer_bytes",
     "server_requests",
+    "max_connections",
+    "header_read_timeout",
 ];
 
 impl From<OverBudget> for Limit {
@@ -196,7 +202,7 @@ pub struct ProxyMetrics {
     /// `sse_streams{kind}`: request, standalone.
     sse_streams: [Gauge; 2],
     /// `limit_hits_total{limit}`, indexed like [`Limit`].
-    limit_hits: [Counter; 10],
+    limit_hits: [Counter; LIMITS.len()],
     /// `misrouted_requests_total`: requests for another instance's session.
     misrouted_requests: Counter,
 }

@@ -92,17 +92,12 @@ async fn over_long_child_line_is_dropped_and_logged_and_the_session_goes_on() {
         answer["error"]["data"],
         json!({"reason": "unreadable answer"})
     );
-    // The log reaches the test through the proxy's stderr pipe, possibly after the answer.
-    common::eventually(
-        "the proxy logs the line it dropped, with the session id",
-        || {
-            proxy
-                .log()
-                .lines()
-                .any(|line| line.contains("--max-message-bytes") && line.contains(&session_id))
-        },
-    )
-    .await;
+    proxy
+        .logged(
+            &format!("about --max-message-bytes with session {session_id}"),
+            |line| line.contains("--max-message-bytes") && line.contains(&session_id),
+        )
+        .await;
     assert_echo_works(&client, 3).await;
 }
 

@@ -87,11 +87,11 @@ async fn second_signal_skips_the_wait_for_requests_in_flight() {
         "exited {took:?} after the first signal"
     );
     assert_group_gone(pid).await;
-    assert!(
-        proxy.log().contains("second shutdown signal"),
-        "log:\n{}",
-        proxy.log()
-    );
+    proxy
+        .logged("about the second signal", |line| {
+            line.contains("second shutdown signal")
+        })
+        .await;
 }
 
 #[tokio::test]

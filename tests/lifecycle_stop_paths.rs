@@ -135,13 +135,11 @@ async fn wrapper_group_is_gone_after_idle_expiry() {
     );
     assert!(common::children_of(proxy.pid()).is_empty());
     assert_session_gone(&client, 3).await;
-    assert!(
-        proxy
-            .log()
-            .contains("session idle for --session-idle-timeout"),
-        "log:\n{}",
-        proxy.log()
-    );
+    proxy
+        .logged("about the idle session", |line| {
+            line.contains("session idle for --session-idle-timeout")
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -272,11 +270,9 @@ async fn delete_escalates_to_sigkill_for_a_child_ignoring_eof_and_sigterm() {
     assert!(took < Duration::from_secs(3), "DELETE took {took:?}");
     assert_group_gone(pid).await;
     assert!(common::children_of(proxy.pid()).is_empty());
-    let log = proxy.log();
-    assert!(
-        log.lines()
-            .any(|line| line.contains("MCP server process stopped")
-                && line.contains("killed by signal 9")),
-        "log:\n{log}"
-    );
+    proxy
+        .logged("saying the server was killed by signal 9", |line| {
+            line.contains("MCP server process stopped") && line.contains("killed by signal 9")
+        })
+        .await;
 }

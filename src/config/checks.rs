@@ -88,6 +88,17 @@ pub(super) fn check(cli: &Cli) -> Result<(), ConfigError> {
     if let Some((flag, _)) = nonzero.iter().find(|(_, value)| *value == 0) {
         return Err(ConfigError::Zero(flag));
     }
+    if cli.max_connections == Some(0) {
+        return Err(ConfigError::Zero("--max-connections"));
+    }
+    // Zero would close every connection before its first request.
+    let nonzero_durations = [
+        ("--header-read-timeout", cli.header_read_timeout),
+        ("--idle-connection-timeout", cli.idle_connection_timeout),
+    ];
+    if let Some((flag, _)) = nonzero_durations.iter().find(|(_, value)| value.is_zero()) {
+        return Err(ConfigError::Zero(flag));
+    }
     check_byte_budgets(cli)?;
     if cli.restart_window.is_zero() {
         return Err(ConfigError::ZeroRestartWindow);
@@ -196,6 +207,22 @@ mod tests {
         assert!(checked(&["--sse-keepalive", "604800"]).is_ok());
         let err = checked(&["--sse-keepalive", "604801"]).unwrap_err();
         assert!(matches!(err, ConfigError::KeepaliveTooLong(604_801)));
+    }
+
+    #[test]
+    fn zero_connection_limits_are_refused() {
+        for flag in [
+            "--max-connections",
+            "--header-read-timeout",
+            "--idle-connection-timeout",
+        ] {
+            let err = checked(&[flag, "0"]).unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Zero(named) if named == flag),
+                "{err}"
+            );
+        }
+        assert!(checked(&["--shutdown-grace", "0"]).is_ok());
     }
 
     #[test]

@@ -132,3 +132,40 @@ fn instance_id_must_be_letters_digits_and_dashes() {
         Cli::try_parse_from(["hyper-mcp-proxy", "--instance-id", &"x".repeat(64)]).unwrap_err();
     assert!(err.to_string().contains("at most 63"), "{err}");
 }
+
+#[test]
+fn connection_flags_have_the_documented_defaults() {
+    let config = Cli::try_parse_from(["hyper-mcp-proxy"])
+        .unwrap()
+        .into_config()
+        .unwrap();
+    let connections = config.connections;
+    assert_eq!(connections.max_connections, None);
+    assert_eq!(connections.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(connections.idle_timeout, Duration::from_secs(75));
+    assert_eq!(connections.shutdown_grace, Duration::from_secs(5));
+    let config = Cli::try_parse_from([
+        "hyper-mcp-proxy",
+        "--max-connections",
+        "500",
+        "--header-read-timeout",
+        "1s",
+        "--idle-connection-timeout",
+        "2s",
+        "--shutdown-grace",
+        "250ms",
+    ])
+    .unwrap()
+    .into_config()
+    .unwrap();
+    assert_eq!(config.connections.max_connections, Some(500));
+    assert_eq!(
+        config.connections.header_read_timeout,
+        Duration::from_secs(1)
+    );
+    assert_eq!(config.connections.idle_timeout, Duration::from_secs(2));
+    assert_eq!(
+        config.connections.shutdown_grace,
+        Duration::from_millis(250)
+    );
+}

@@ -121,6 +121,7 @@ fn spawn_here(
         // The safety net of last resort: tokio kills the leader if the handle is dropped.
         .kill_on_drop(true);
     die_with_this_thread(&mut command);
+    crate::fd_limit::restore_in_child(&mut command);
     let (mut child, pid) = {
         // Held from before the fork until the pid is recorded, so the orphan reaper can never
         // mistake the new child (should it exit at once) for an orphan and take its status.

@@ -37,3 +37,4 @@ pub const METHODS: [&str; 17] = [
     "tasks/cancel",
     "other",
 ];
+pub const LIMIT_HITS: &str = "hyper_mcp_proxy_limit_hits_total";

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod procs;
 pub mod proxy;
 pub mod raw;
+pub mod raw_tcp;
 pub mod restart;
 pub mod sse;
 pub mod wait;

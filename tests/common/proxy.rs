@@ -123,6 +123,20 @@ impl Proxy {
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// Waits (bounded) until a line of the log satisfies `matches`. The proxy writes its log
+    /// from a thread of its own, so a line may arrive after the HTTP answer that followed it.
+    pub async fn logged(&self, what: &str, matches: impl Fn(&str) -> bool) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while !self.log().lines().any(&matches) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line {what}; log:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for Proxy {
