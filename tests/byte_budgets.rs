@@ -83,6 +83,15 @@ async fn a_server_that_stops_reading_gets_429_beyond_the_session_budget() {
         refused_early.elapsed
     );
 
+    // A length over --max-body-bytes is a 413, not a budget matter.
+    let mut conn = RawConn::connect(&proxy.addr).await;
+    conn.send(
+        &head.replace("Content-Length: 1000000", "Content-Length: 1000001"),
+        b"{",
+    )
+    .await;
+    assert_eq!(conn.read_head().await.status, 413);
+
     let metrics = scrape(&proxy.addr).await;
     let limit = [("limit", "session_buffer_bytes")];
     assert_eq!(metrics.get("hyper_mcp_proxy_limit_hits_total", &limit), 2.0);

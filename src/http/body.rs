@@ -61,7 +61,7 @@ impl HttpState {
     }
 
     /// 413: the body is (or says it is) larger than `--max-body-bytes`.
-    fn body_too_large(&self) -> Response {
+    pub(super) fn body_too_large(&self) -> Response {
         self.0.metrics.limit_hit(Limit::MaxBodyBytes);
         let limit = self.0.config.max_body_bytes;
         closing(rpc_error(

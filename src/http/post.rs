@@ -50,6 +50,12 @@ pub(super) async fn post_message(State(state): State<HttpState>, request: Reques
             None => return state.unknown_session(id),
         },
     };
+    // An over-long declared length is refused as such (413), never as a budget matter (429):
+    // retrying would not help.
+    if declared_length(headers).is_some_and(|length| length > state.0.config.max_body_bytes as u64)
+    {
+        return state.body_too_large();
+    }
     // A declared length is charged to the session's budget before the body is read: a
     // session whose server stopped reading is refused without the proxy taking the bytes.
     let declared_charge = match (&session, declared_length(headers)) {
