@@ -230,4 +230,24 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_declaration_the_client_did_not_get_is_never_replayed() {
+        let mut record = HandshakeRecord::default();
+        let subscribe =
+            r#"{"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"a://1"}}"#;
+        // Cancelled, timed out or failed: forgotten, so a late success commits nothing.
+        record.observe_forwarded(5, &client(subscribe));
+        record.forget(5);
+        record.observe_answer(5, true);
+        // Answered with success, but the answer reached no client: not accepted either.
+        record.observe_forwarded(6, &client(subscribe));
+        record.observe_answer(6, false);
+        assert_eq!(
+            record.after_initialize(|| 9).len(),
+            1,
+            "only notifications/initialized"
+        );
+        assert!(record.pending.is_empty());
+    }
 }
