@@ -42,6 +42,8 @@
 //! - `config.rs`: CLI and validated configuration.
 //! - `mailbox.rs`: message-count bounds and depth gauges for actor mailboxes.
 //! - `backoff.rs`: restart intensity and backoff.
+//! - `child/spares.rs`: the pool of pre-spawned children (`--prespawn`) that the `Launcher`
+//!   takes from before it spawns.
 //! - `process.rs`, `process/`: the OS side of a child (spawner thread, group sweep before
 //!   reaping, subreaper and orphan reaping).
 //! - `metrics.rs`, `metrics/`: Prometheus registry, scrape-time collectors; `http/ops.rs`

@@ -10,13 +10,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use common::demo::server_pid;
+use common::metric_names::{EXITS, RESTARTS, SPARES, SPARES_REPLACED as REPLACED, SPAWNS};
 use common::restart::{assert_server_exited, exited_with_code, send_signal};
 use common::{BIN, Proxy};
 use serde_json::json;
-
-const SPARES: &str = "hyper_mcp_proxy_spare_children";
-const REPLACED: &str = "hyper_mcp_proxy_spare_children_replaced_total";
-const SPAWNS: &str = "hyper_mcp_proxy_child_spawns_total";
 
 /// The demo server's slow start in the tests that need one.
 const SLOW_START: Duration = Duration::from_millis(2000);
@@ -125,10 +122,7 @@ async fn a_spare_killed_while_waiting_is_replaced_and_counted() {
     wait_metric(&proxy, SPARES, &[], 2.0).await;
     let scraped = proxy.scrape().await;
     assert_eq!(scraped.get(REPLACED, &[("reason", "expired")]), 0.0);
-    assert_eq!(
-        scraped.get("hyper_mcp_proxy_child_exits_total", &[("cause", "signal")]),
-        1.0
-    );
+    assert_eq!(scraped.get(EXITS, &[("cause", "signal")]), 1.0);
     assert_eq!(scraped.get(SPAWNS, &[("outcome", "ok")]), 3.0);
     common::eventually("the killed spare is reaped", || {
         !std::path::Path::new(&format!("/proc/{victim}")).exists()
@@ -153,7 +147,7 @@ async fn spares_older_than_max_age_are_stopped_reaped_and_replaced() {
     let scraped = proxy.scrape().await;
     assert!(scraped.get(REPLACED, &[("reason", "expired")]) >= 1.0);
     assert_eq!(scraped.get(REPLACED, &[("reason", "exited")]), 0.0);
-    assert!(scraped.get("hyper_mcp_proxy_child_exits_total", &[("cause", "stopped")]) >= 1.0);
+    assert!(scraped.get(EXITS, &[("cause", "stopped")]) >= 1.0);
     let zombies: Vec<_> = common::processes()
         .into_iter()
         .filter(|p| p.ppid == proxy.pid() && p.state == 'Z')
@@ -210,8 +204,5 @@ async fn a_crash_restart_takes_a_spare() {
     assert!(now.contains(&second) && !now.contains(&first), "{now:?}");
     wait_metric(&proxy, SPARES, &[], 2.0).await;
     let scraped = proxy.scrape().await;
-    assert_eq!(
-        scraped.get("hyper_mcp_proxy_child_restarts_total", &[]),
-        1.0
-    );
+    assert_eq!(scraped.get(RESTARTS, &[]), 1.0);
 }
