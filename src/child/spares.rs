@@ -558,8 +558,8 @@ mod tests {
         let pool = SparePool::start(config(sh("exec cat"), 1), metrics.clone());
         eventually("a spare is ready", || pool.pids().len() == 1).await;
         let dead = pool.pids()[0];
-        // Keep the maintainer from sweeping first: take under the same conditions a session
-        // meets when the spare died just before.
+        // Whether the maintainer swept it first or `take` meets it, a dead spare is skipped:
+        // `take` hands out a live replacement or nothing.
         // SAFETY: plain kill(2) on a child this test started.
         assert_eq!(unsafe { libc::kill(dead as i32, libc::SIGKILL) }, 0);
         eventually("the spare's exit is published", || reaped(dead)).await;
