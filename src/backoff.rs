@@ -78,21 +78,62 @@ impl RestartTracker {
         }
         self.recent.push_back(now);
         self.total += 1;
-        let step = self
-            .policy
-            .backoff_min
-            .saturating_mul(1u32 << self.consecutive.min(20))
-            .min(self.policy.backoff_max);
+        let delay = jittered_step(
+            self.policy.backoff_min,
+            self.policy.backoff_max,
+            self.consecutive,
+            jitter,
+        );
         self.consecutive = self.consecutive.saturating_add(1);
-        let half = step / 2;
-        let delay = half + half.mul_f64(jitter.clamp(0.0, 1.0));
-        RestartDecision::RestartAfter(delay.max(self.policy.backoff_min.min(step)))
+        RestartDecision::RestartAfter(delay)
     }
 
     /// Restarts decided so far (tests check the policy's bookkeeping with it).
     #[cfg(test)]
     pub fn total(&self) -> u64 {
         self.total
+    }
+}
+
+/// The delay after `consecutive` failures in a row: `min` doubled per failure, capped at
+/// `max`, then placed within the upper half of that step by `jitter` (never below `min`).
+fn jittered_step(min: Duration, max: Duration, consecutive: u32, jitter: f64) -> Duration {
+    let step = min.saturating_mul(1u32 << consecutive.min(20)).min(max);
+    let half = step / 2;
+    let delay = half + half.mul_f64(jitter.clamp(0.0, 1.0));
+    delay.max(min.min(step))
+}
+
+/// Exponential backoff with jitter and no limit on attempts, for work that is retried until
+/// it succeeds (starting spare children): the same steps as a restart's backoff.
+#[derive(Debug)]
+pub struct Backoff {
+    min: Duration,
+    max: Duration,
+    /// Failures since the last success: the exponent.
+    consecutive: u32,
+}
+
+impl Backoff {
+    /// A backoff from `min` doubling up to `max`.
+    pub fn new(min: Duration, max: Duration) -> Backoff {
+        Backoff {
+            min,
+            max,
+            consecutive: 0,
+        }
+    }
+
+    /// Records a failure; returns how long to wait before the next attempt.
+    pub fn failed(&mut self, jitter: f64) -> Duration {
+        let delay = jittered_step(self.min, self.max, self.consecutive, jitter);
+        self.consecutive = self.consecutive.saturating_add(1);
+        delay
+    }
+
+    /// Records a success: the next failure waits `min` again.
+    pub fn succeeded(&mut self) {
+        self.consecutive = 0;
     }
 }
 
@@ -200,6 +241,15 @@ mod tests {
             });
             assert_eq!(tracker.on_exit(0.5), RestartDecision::GiveUp);
         });
+    }
+
+    #[test]
+    fn unlimited_backoff_doubles_to_its_cap_and_starts_over_after_a_success() {
+        let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+        let delays: Vec<_> = (0..6).map(|_| backoff.failed(1.0).as_millis()).collect();
+        assert_eq!(delays, vec![100, 200, 400, 800, 1000, 1000]);
+        backoff.succeeded();
+        assert_eq!(backoff.failed(0.0), Duration::from_millis(100));
     }
 
     #[test]

@@ -13,10 +13,12 @@
 pub mod fake;
 mod launcher;
 mod reader;
+mod spares;
 mod stderr;
 mod writer;
 
-pub use launcher::{ChildHandle, ChildIo, Launcher};
+pub use launcher::{ChildHandle, ChildIo, Launched, Launcher};
+pub use spares::{PoolConfig, SparePool};
 pub use stderr::StderrTail;
 pub use writer::{StdinQueue, StdinReceiver, StdinRefused};
 

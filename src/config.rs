@@ -102,6 +102,22 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_MAX_SESSIONS", default_value_t = 1024)]
     pub max_sessions: usize,
 
+    /// Started, not yet initialized children of the command kept ready: a new session (or a
+    /// restart) takes one, so its `initialize` goes to a process that has already loaded its
+    /// code, and a replacement starts in the background. Spares are extra processes beyond
+    /// --max-sessions (at most 1024, and at most --max-sessions).
+    #[arg(
+        long,
+        env = "HYPER_MCP_PROXY_PRESPAWN",
+        value_name = "N",
+        default_value_t = 0
+    )]
+    pub prespawn: usize,
+
+    /// A spare child waiting this long is stopped and replaced by a fresh one (0: never).
+    #[arg(long, env = "HYPER_MCP_PROXY_PRESPAWN_MAX_AGE", default_value = "10m", value_parser = parse_duration)]
+    pub prespawn_max_age: Duration,
+
     /// Most requests in flight per session; further requests get 429.
     #[arg(long, env = "HYPER_MCP_PROXY_MAX_INFLIGHT", default_value_t = 256)]
     pub max_inflight: usize,
@@ -290,6 +306,15 @@ pub struct ConnectionConfig {
     pub shutdown_grace: Duration,
 }
 
+/// Pre-spawned children (`--prespawn`, `--prespawn-max-age`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrespawnConfig {
+    /// How many spares to keep ready (0: none, every child is spawned on demand).
+    pub count: usize,
+    /// Age at which a waiting spare is replaced, if enabled.
+    pub max_age: Option<Duration>,
+}
+
 /// Validated configuration of the whole proxy.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -305,6 +330,8 @@ pub struct Config {
     pub sse_keepalive: Option<Duration>,
     /// Most concurrent sessions.
     pub max_sessions: usize,
+    /// Spare children kept ready.
+    pub prespawn: PrespawnConfig,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_timeout: Duration,
     /// Separate listener for metrics and `/sessions`, if any.
@@ -348,6 +375,10 @@ impl Cli {
             sse_keepalive: (self.sse_keepalive > 0)
                 .then(|| Duration::from_secs(self.sse_keepalive)),
             max_sessions: self.max_sessions,
+            prespawn: PrespawnConfig {
+                count: self.prespawn,
+                max_age: nonzero(self.prespawn_max_age),
+            },
             shutdown_timeout: self.shutdown_timeout,
             metrics_addr: self.metrics_addr,
             connections: ConnectionConfig {

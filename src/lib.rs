@@ -42,6 +42,8 @@
 //! - `config.rs`: CLI and validated configuration.
 //! - `mailbox.rs`: message-count bounds and depth gauges for actor mailboxes.
 //! - `backoff.rs`: restart intensity and backoff.
+//! - `child/spares.rs`: the pool of pre-spawned children (`--prespawn`) that the `Launcher`
+//!   takes from before it spawns.
 //! - `process.rs`, `process/`: the OS side of a child (spawner thread, group sweep before
 //!   reaping, subreaper and orphan reaping).
 //! - `metrics.rs`, `metrics/`: Prometheus registry, scrape-time collectors; `http/ops.rs`
@@ -86,6 +88,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::budget::GlobalBudgets;
+use crate::child::{Launcher, PoolConfig, SparePool};
 use crate::config::Config;
 use crate::http::HttpState;
 use crate::http::ops::{OpsExposure, OpsState};
@@ -116,7 +119,8 @@ const METRICS_CONNECTIONS: usize = 64;
 /// Serves the proxy on `listener` until the first shutdown signal, then drains: new sessions
 /// are refused, requests in flight finish (up to `--shutdown-timeout`, or until a second
 /// signal), every session is stopped, HTTP connections get `--shutdown-grace` to finish and
-/// are then dropped, every child process is stopped, and `run` returns.
+/// are then dropped, every child process is stopped, then every spare child (`--prespawn`),
+/// and `run` returns.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -171,6 +175,11 @@ pub async fn run(
         }
         None => None,
     };
+    let spares = start_spares(&config, &metrics);
+    let launcher = match &spares {
+        Some(pool) => Launcher::Pooled(pool.clone()),
+        None => Launcher::Os,
+    };
     let (router, router_task) = Actor::spawn(
         None,
         SessionRouter,
@@ -180,6 +189,7 @@ pub async fn run(
             max_sessions,
             metrics: metrics.clone(),
             budgets,
+            launcher,
         },
     )
     .await?;
@@ -211,7 +221,14 @@ pub async fn run(
         signals: signals.clone(),
     };
     let drained = async {
-        drain(router.clone(), signals, shutdown_timeout, draining).await;
+        drain(
+            router.clone(),
+            signals,
+            shutdown_timeout,
+            draining,
+            spares.clone(),
+        )
+        .await;
         let _ = closing_tx.send(true);
     };
     tokio::join!(serve::serve(listener, app, limits, metrics, stop), drained);
@@ -221,7 +238,34 @@ pub async fn run(
     // Every session is stopped already; this also waits for the router's last children.
     router.stop(Some("shutdown".into()));
     let _ = router_task.await;
+    if let Some(pool) = spares {
+        pool.shutdown().await;
+        tracing::info!("every spare child stopped");
+    }
     Ok(())
+}
+
+/// Starts the pool of spare children (`--prespawn`), if asked for.
+fn start_spares(config: &Config, metrics: &Arc<ProxyMetrics>) -> Option<Arc<SparePool>> {
+    let prespawn = config.prespawn;
+    if prespawn.count == 0 {
+        return None;
+    }
+    let session = &config.session;
+    tracing::info!(
+        spares = prespawn.count,
+        max_age_s = prespawn.max_age.map(|age| age.as_secs_f64()),
+        "keeping spare children of the MCP server ready (--prespawn)"
+    );
+    let pool = PoolConfig {
+        command: session.command.clone(),
+        count: prespawn.count,
+        max_age: prespawn.max_age,
+        kill_grace: session.kill_grace,
+        backoff_min: session.restart.backoff_min,
+        backoff_max: session.restart.backoff_max,
+    };
+    Some(SparePool::start(pool, metrics.clone()))
 }
 
 /// Makes the proxy the reaper of whatever its children leave behind (wrappers such as `npx`
@@ -243,12 +287,17 @@ async fn drain(
     mut signals: ShutdownSignals,
     timeout: Duration,
     draining: Arc<AtomicBool>,
+    spares: Option<Arc<SparePool>>,
 ) {
     if signals.wait_for(|&count| count >= 1).await.is_err() {
         // The signal source is gone: nobody can ask for shutdown any more; serve forever.
         std::future::pending::<()>().await;
     }
     draining.store(true, Ordering::Relaxed);
+    if let Some(pool) = &spares {
+        // No new session will take a spare: taken ones are not replaced any more.
+        pool.drain();
+    }
     tracing::info!(
         timeout_s = timeout.as_secs_f64(),
         "shutdown requested: refusing new sessions and letting requests in flight finish (send the signal again to stop at once)"

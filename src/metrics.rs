@@ -26,8 +26,8 @@ use crate::protocol::CloseReason;
 use crate::session_id::InstanceId;
 
 pub use collector::SessionCollector;
-use labels::{DIRECTIONS, KINDS, LIMITS, kind_index};
-pub use labels::{Direction, EXIT_CAUSES, FailReason, Limit, METHODS, method_label};
+use labels::{DIRECTIONS, KINDS, LIMITS, SPARE_REPLACED, kind_index};
+pub use labels::{Direction, EXIT_CAUSES, FailReason, Limit, METHODS, SpareReplaced, method_label};
 
 type Labels = Vec<(&'static str, &'static str)>;
 
@@ -57,6 +57,10 @@ pub struct ProxyMetrics {
     limit_hits: [Counter; LIMITS.len()],
     /// `misrouted_requests_total`: requests for another instance's session.
     misrouted_requests: Counter,
+    /// `spare_children`: pre-spawned children ready for a session (`--prespawn`).
+    spare_children: Gauge,
+    /// `spare_children_replaced_total{reason}`, indexed like [`SpareReplaced`].
+    spares_replaced: [Counter; SPARE_REPLACED.len()],
 }
 
 /// The label `--instance-id` puts on every `hyper_mcp_proxy_*` sample. Not `instance`:
@@ -227,7 +231,27 @@ impl ProxyMetrics {
             misrouted_requests.clone(),
         );
 
+        let spare_children = Gauge::default();
+        ours.register(
+            "spare_children",
+            "Pre-spawned children (--prespawn) started and waiting for a session",
+            spare_children.clone(),
+        );
+        let replaced_family = Family::<Labels, Counter>::default();
+        ours.register(
+            "spare_children_replaced",
+            "Spare children replaced while waiting: exited (by themselves or killed) or expired (older than --prespawn-max-age)",
+            replaced_family.clone(),
+        );
+        let spares_replaced = SPARE_REPLACED.map(|reason| {
+            replaced_family
+                .get_or_create(&vec![("reason", reason)])
+                .clone()
+        });
+
         ProxyMetrics {
+            spare_children,
+            spares_replaced,
             limit_hits,
             misrouted_requests,
             registry,
@@ -307,6 +331,16 @@ impl ProxyMetrics {
         self.misrouted_requests.inc();
     }
 
+    /// The gauge of spare children ready for a session (the pool keeps it current).
+    pub fn spare_children_gauge(&self) -> Gauge {
+        self.spare_children.clone()
+    }
+
+    /// A waiting spare child was replaced.
+    pub fn spare_replaced(&self, reason: SpareReplaced) {
+        self.spares_replaced[reason as usize].inc();
+    }
+
     /// The gauge of open SSE streams of a kind (`standalone` or not).
     pub fn sse_stream_gauge(&self, standalone: bool) -> Gauge {
         self.sse_streams[usize::from(standalone)].clone()
@@ -343,6 +377,12 @@ mod tests {
         assert!(text.contains("hyper_mcp_proxy_sessions{state=\"ready\"} 0\n"));
         assert!(text.contains("process_resident_memory_bytes "));
         assert!(text.contains("hyper_mcp_proxy_misrouted_requests_total 0\n"));
+        assert!(text.contains("hyper_mcp_proxy_spare_children 0\n"));
+        for reason in ["exited", "expired"] {
+            let line =
+                format!("hyper_mcp_proxy_spare_children_replaced_total{{reason=\"{reason}\"}} 0\n");
+            assert!(text.contains(&line), "{text}");
+        }
         assert!(!text.contains(INSTANCE_LABEL));
     }
 

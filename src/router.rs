@@ -35,6 +35,8 @@ pub struct RouterArgs {
     pub max_sessions: usize,
     pub metrics: Arc<ProxyMetrics>,
     pub budgets: GlobalBudgets,
+    /// Where sessions get their children (with `--prespawn`, the pool of spares first).
+    pub launcher: Launcher,
 }
 
 /// A session the router spawned and has not seen stop yet.
@@ -54,6 +56,7 @@ pub struct RouterState {
     max_sessions: usize,
     metrics: Arc<ProxyMetrics>,
     budgets: GlobalBudgets,
+    launcher: Launcher,
 }
 
 /// Longest wait for one session (and its child) to stop.
@@ -77,6 +80,7 @@ impl Actor for SessionRouter {
             max_sessions: args.max_sessions,
             metrics: args.metrics,
             budgets: args.budgets,
+            launcher: args.launcher,
         })
     }
 
@@ -215,7 +219,7 @@ impl RouterState {
             metrics: self.metrics.clone(),
             router: myself.clone(),
             budgets: budgets.clone(),
-            launcher: Launcher::Os,
+            launcher: self.launcher.clone(),
             initialize: Some((initialize, stream)),
         };
         let (actor, _) =

@@ -4,11 +4,13 @@
 //! exit while a write blocks, a client gone during `initialize`) run under paused tokio time
 //! and cannot flake.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
+use super::spares::SparePool;
 use crate::config::CommandSpec;
 use crate::process::{ChildPipes, ExitReport, ManagedProcess, SpawnError};
 
@@ -32,23 +34,53 @@ impl From<ChildPipes> for ChildIo {
 /// Starts children.
 #[derive(Clone)]
 pub enum Launcher {
-    /// Real processes of the configured command.
+    /// Real processes of the configured command, spawned on demand.
     Os,
+    /// Real processes, taken from the pool of spares (`--prespawn`) when one is ready, else
+    /// spawned on demand.
+    Pooled(Arc<SparePool>),
     #[cfg(test)]
     Fake(super::fake::FakeLauncher),
 }
 
+/// A child the launcher started or took from the pool.
+pub struct Launched {
+    pub process: ChildHandle,
+    pub io: ChildIo,
+    /// Taken from the pool of spares (its spawn was counted when the pool started it).
+    pub spare: bool,
+}
+
 impl Launcher {
-    /// Starts one child of `spec`.
-    pub async fn launch(&self, spec: &CommandSpec) -> Result<(ChildHandle, ChildIo), SpawnError> {
-        match self {
+    /// Starts one child of `spec` (or hands over a spare of it).
+    pub async fn launch(&self, spec: &CommandSpec) -> Result<Launched, SpawnError> {
+        let (process, pipes, spare) = match self {
             Launcher::Os => {
                 let (process, pipes) = ManagedProcess::spawn(spec).await?;
-                Ok((ChildHandle::Os(process), pipes.into()))
+                (process, pipes, false)
             }
+            Launcher::Pooled(pool) => match pool.take() {
+                Some((process, pipes)) => (process, pipes, true),
+                None => {
+                    let (process, pipes) = ManagedProcess::spawn(spec).await?;
+                    (process, pipes, false)
+                }
+            },
             #[cfg(test)]
-            Launcher::Fake(fake) => Ok(fake.launch()),
-        }
+            Launcher::Fake(fake) => {
+                let (process, io) = fake.launch();
+                return Ok(Launched {
+                    process,
+                    io,
+                    spare: false,
+                });
+            }
+        };
+        Ok(Launched {
+            process: ChildHandle::Os(process),
+            io: pipes.into(),
+            spare,
+        })
     }
 }
 

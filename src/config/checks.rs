@@ -68,7 +68,22 @@ pub enum ConfigError {
         /// `--max-buffer-bytes`.
         global: usize,
     },
+    /// `--prespawn` above its cap or above `--max-sessions`.
+    #[error(
+        "--prespawn ({prespawn}) is larger than {limit}: spares are extra server processes kept idle, at most 1024 and at most --max-sessions ({max_sessions}); lower --prespawn"
+    )]
+    TooManySpares {
+        /// `--prespawn`.
+        prespawn: usize,
+        /// The bound it broke: `1024` or `--max-sessions`.
+        limit: &'static str,
+        /// `--max-sessions`.
+        max_sessions: usize,
+    },
 }
+
+/// Most spare children `--prespawn` may ask for.
+pub const MAX_PRESPAWN: usize = 1024;
 
 /// Checks every flag that has a value or combination the proxy cannot work with. Durations
 /// were already capped by their parser.
@@ -120,7 +135,24 @@ pub(super) fn check(cli: &Cli) -> Result<(), ConfigError> {
     if cli.sse_keepalive > MAX_DURATION.as_secs() {
         return Err(ConfigError::KeepaliveTooLong(cli.sse_keepalive));
     }
-    Ok(())
+    check_prespawn(cli)
+}
+
+/// Spares are processes kept idle on top of the sessions' children: bounded absolutely, and
+/// never more than the sessions they are for.
+fn check_prespawn(cli: &Cli) -> Result<(), ConfigError> {
+    let limit = if cli.prespawn > MAX_PRESPAWN {
+        "1024"
+    } else if cli.prespawn > cli.max_sessions {
+        "--max-sessions"
+    } else {
+        return Ok(());
+    };
+    Err(ConfigError::TooManySpares {
+        prespawn: cli.prespawn,
+        limit,
+        max_sessions: cli.max_sessions,
+    })
 }
 
 /// Budgets nest: one message ≤ a session's buffer ≤ all sessions' buffers. Otherwise a single
@@ -270,6 +302,38 @@ mod tests {
             ])
             .is_ok()
         );
+    }
+
+    #[test]
+    fn prespawn_is_bounded_by_1024_and_max_sessions() {
+        assert!(checked(&["--prespawn", "4"]).is_ok());
+        assert!(checked(&["--prespawn", "1024"]).is_ok());
+        assert!(checked(&["--prespawn", "8", "--max-sessions", "8"]).is_ok());
+        let err = checked(&["--prespawn", "1025", "--max-sessions", "4096"]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::TooManySpares {
+                    prespawn: 1025,
+                    limit: "1024",
+                    max_sessions: 4096
+                }
+            ),
+            "{err}"
+        );
+        let err = checked(&["--prespawn", "9", "--max-sessions", "8"]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::TooManySpares {
+                    prespawn: 9,
+                    limit: "--max-sessions",
+                    max_sessions: 8
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("lower --prespawn"), "{err}");
     }
 
     #[test]

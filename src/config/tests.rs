@@ -14,6 +14,33 @@ fn defaults_match_the_reference_cli() {
     assert_eq!(config.session.max_message_bytes, 16_777_216);
     assert_eq!(config.session.session_buffer_bytes, 67_108_864);
     assert_eq!(config.session.global_buffer_bytes, 536_870_912);
+    assert_eq!(
+        config.prespawn,
+        PrespawnConfig {
+            count: 0,
+            max_age: Some(Duration::from_secs(600)),
+        }
+    );
+}
+
+#[test]
+fn prespawn_max_age_zero_never_expires() {
+    let cli = Cli::try_parse_from([
+        "hyper-mcp-proxy",
+        "--prespawn",
+        "2",
+        "--prespawn-max-age",
+        "0",
+    ])
+    .unwrap();
+    let config = cli.into_config().unwrap();
+    assert_eq!(
+        config.prespawn,
+        PrespawnConfig {
+            count: 2,
+            max_age: None,
+        }
+    );
 }
 
 #[test]

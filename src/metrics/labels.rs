@@ -141,6 +141,17 @@ pub enum Direction {
     ChildToClient = 1,
 }
 
+/// Why a spare child was replaced, as the `reason` label of `spare_children_replaced_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpareReplaced {
+    /// The spare exited (crashed, was killed) while it waited for a session.
+    Exited = 0,
+    /// The spare waited longer than `--prespawn-max-age` and was stopped.
+    Expired = 1,
+}
+
+pub(super) const SPARE_REPLACED: [&str; 2] = ["exited", "expired"];
+
 /// Values of the `cause` label of `child_exits_total`.
 pub const EXIT_CAUSES: [&str; 4] = ["exit_code", "signal", "unknown", "stopped"];
 

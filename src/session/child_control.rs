@@ -9,7 +9,9 @@ use serde_json::json;
 use super::failure::ProxyError;
 use super::{CurrentChild, Phase, SessionMsg, SessionState};
 use crate::budget::Charge;
-use crate::child::{ChildArgs, ChildMsg, ChildProcess, StderrTail, StdinQueue, StdinRefused};
+use crate::child::{
+    ChildArgs, ChildMsg, ChildProcess, Launched, StderrTail, StdinQueue, StdinRefused,
+};
 use crate::frame::{Frame, SERVER_ERROR};
 use crate::metrics::{Direction, FailReason, Limit};
 use crate::process::{ExitReport, SpawnError};
@@ -30,9 +32,15 @@ impl SessionState {
         &mut self,
         myself: &ActorRef<SessionMsg>,
     ) -> Result<(), StartError> {
-        let spawned = self.launcher.launch(&self.config.command).await;
-        self.metrics.child_spawned(spawned.is_ok());
-        let (process, io) = spawned?;
+        let launched = self.launcher.launch(&self.config.command).await;
+        match &launched {
+            // A spare's spawn was counted when the pool started it.
+            Ok(launched) if launched.spare => {}
+            spawned => self.metrics.child_spawned(spawned.is_ok()),
+        }
+        let Launched {
+            process, io, spare, ..
+        } = launched?;
         let pid = process.pid();
         self.generation += 1;
         self.stderr_tail = StderrTail::default();
@@ -53,7 +61,7 @@ impl SessionState {
             stderr_tail: self.stderr_tail.clone(),
         };
         let (actor, _) = Actor::spawn_linked(None, ChildProcess, args, myself.get_cell()).await?;
-        tracing::info!(parent: &self.span, pid, generation = self.generation, command = %self.config.command.display(), "MCP server process started");
+        tracing::info!(parent: &self.span, pid, generation = self.generation, spare, command = %self.config.command.display(), "MCP server process started");
         self.stats
             .child_started(pid, self.generation, stdin.depth());
         self.child = Some(CurrentChild { actor, pid, stdin });

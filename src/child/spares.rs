@@ -1,0 +1,679 @@
+//! `SparePool`: keeps N started, not yet initialized children of the command ready
+//! (`--prespawn N`), so a session's `initialize` goes to a process that has already loaded its
+//! code instead of waiting for `node`, `uvx` or a JVM to start.
+//!
+//! - Spares are started exactly like session children, through [`ManagedProcess::spawn`]
+//!   (same command, environment, directory, process group, parent-death signal), by one
+//!   background task, the *maintainer*, one spawn at a time.
+//! - [`SparePool::take`] hands out the oldest live spare at once (or nothing: the caller then
+//!   spawns as without a pool) and wakes the maintainer, which starts a replacement. The
+//!   session's child still receives the client's own `initialize`: a spare has been sent
+//!   nothing.
+//! - While a spare waits, nothing reads its stdout or stderr. A server writes nothing on
+//!   stdout before `initialize`; stderr has the pipe's buffer (64 KiB on Linux), and what a
+//!   spare logged there is read (and logged under its session) once a session takes it.
+//! - Watched: a small task per spare waits on its exit watch and wakes the maintainer, which
+//!   drops the exited spare (counted `spare_children_replaced_total{reason="exited"}`) and
+//!   starts another after a backoff (`--restart-backoff-min` doubling up to
+//!   `--restart-backoff-max`), so a command that cannot start, or exits at once, is retried
+//!   slowly instead of in a hot loop. A spare older than `--prespawn-max-age` is stopped like
+//!   any child (stdin closed, then SIGTERM and SIGKILL to its group, each after
+//!   `--kill-grace`) and replaced (`reason="expired"`).
+//! - Bounded: at most N spares exist, counting those being stopped; a replacement for an
+//!   expired spare starts once it has exited.
+//! - [`SparePool::drain`] (shutdown begins) stops the refills; [`SparePool::shutdown`] (the
+//!   sessions are gone) stops every spare and waits for them, bounded.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::sync::Notify;
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::time::Instant;
+
+use crate::backoff::{Backoff, random_jitter};
+use crate::config::CommandSpec;
+use crate::metrics::{ProxyMetrics, SpareReplaced};
+use crate::process::{ChildPipes, ExitReport, ManagedProcess};
+
+/// How the pool is configured.
+#[derive(Debug, Clone)]
+pub struct PoolConfig {
+    /// What to start.
+    pub command: CommandSpec,
+    /// Spares to keep ready.
+    pub count: usize,
+    /// Age at which a waiting spare is replaced, if enabled.
+    pub max_age: Option<Duration>,
+    /// Each step of stopping a spare waits this long.
+    pub kill_grace: Duration,
+    /// First delay after a spare failed to start or exited while waiting.
+    pub backoff_min: Duration,
+    /// Largest such delay.
+    pub backoff_max: Duration,
+}
+
+/// The spare children of the command and the task that keeps them ready.
+pub struct SparePool {
+    config: PoolConfig,
+    metrics: Arc<ProxyMetrics>,
+    /// `spare_children`: the number of ready spares.
+    gauge: Gauge,
+    state: Mutex<PoolState>,
+    /// Wakes the maintainer: a spare was taken or exited, or the mode changed.
+    wake: Arc<Notify>,
+    maintainer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// What the pool does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Keeps `count` spares ready.
+    Filling,
+    /// Shutdown has begun: taken, exited or expired spares are not replaced.
+    Draining,
+    /// Every spare is to be stopped.
+    Closed,
+}
+
+struct PoolState {
+    /// Ready spares, oldest first.
+    ready: VecDeque<Spare>,
+    mode: Mode,
+    /// A live spare was taken since the maintainer last looked: the command works, so the
+    /// backoff starts over.
+    taken_live: bool,
+}
+
+/// What one look at the ready spares found.
+struct Sweep {
+    mode: Mode,
+    /// Spares left ready.
+    ready: usize,
+    /// Spares older than `--prespawn-max-age`, removed, to be stopped.
+    expired: Vec<Spare>,
+    /// Whether a spare had exited (counted and dropped).
+    exited_any: bool,
+    /// Whether a live spare was taken since the last look.
+    taken_live: bool,
+    /// When the oldest remaining spare expires.
+    next_expiry: Option<Instant>,
+}
+
+/// A started child waiting for a session.
+struct Spare {
+    process: ManagedProcess,
+    pipes: ChildPipes,
+    born: Instant,
+    /// The task that wakes the maintainer when this spare exits.
+    _watch: AbortOnDrop,
+}
+
+impl Spare {
+    /// How the spare ended, once it has (exited, its group swept, reaped).
+    fn exited(&self) -> Option<ExitReport> {
+        *self.process.exit_watch().borrow()
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Longest wait for the spares to stop at shutdown, beyond the two grace periods of a stop.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(5);
+
+impl SparePool {
+    /// Starts the maintainer, which fills the pool in the background.
+    pub fn start(config: PoolConfig, metrics: Arc<ProxyMetrics>) -> Arc<SparePool> {
+        let pool = Arc::new(SparePool {
+            gauge: metrics.spare_children_gauge(),
+            config,
+            metrics,
+            state: Mutex::new(PoolState {
+                ready: VecDeque::new(),
+                mode: Mode::Filling,
+                taken_live: false,
+            }),
+            wake: Arc::new(Notify::new()),
+            maintainer: Mutex::new(None),
+        });
+        let task = tokio::spawn(pool.clone().maintain());
+        *lock(&pool.maintainer) = Some(task);
+        pool
+    }
+
+    /// A live spare, the oldest, if one is ready; the maintainer then starts a replacement.
+    /// Spares found exited on the way are dropped and counted.
+    pub fn take(&self) -> Option<(ManagedProcess, ChildPipes)> {
+        let mut state = lock(&self.state);
+        let mut taken = None;
+        while let Some(spare) = state.ready.pop_front() {
+            match spare.exited() {
+                Some(report) => self.count_exited(&spare, report),
+                None => {
+                    taken = Some(spare);
+                    break;
+                }
+            }
+        }
+        state.taken_live |= taken.is_some();
+        self.gauge.set(gauge_value(state.ready.len()));
+        drop(state);
+        self.wake.notify_one();
+        let spare = taken?;
+        tracing::debug!(
+            pid = spare.process.pid(),
+            waited_ms = spare.born.elapsed().as_millis() as u64,
+            "a session took a spare child"
+        );
+        Some((spare.process, spare.pipes))
+    }
+
+    /// Shutdown has begun: no spare is replaced any more.
+    pub fn drain(&self) {
+        self.set_mode(Mode::Draining);
+    }
+
+    /// Stops every spare (gracefully, bounded) and the maintainer; returns once they are gone.
+    pub async fn shutdown(&self) {
+        self.set_mode(Mode::Closed);
+        let task = lock(&self.maintainer).take();
+        if let Some(mut task) = task {
+            let budget = self
+                .config
+                .kill_grace
+                .saturating_mul(2)
+                .saturating_add(SHUTDOWN_SLACK);
+            if tokio::time::timeout(budget, &mut task).await.is_err() {
+                tracing::warn!("spare children did not stop in time; killing their groups");
+                // Dropping the maintainer's spares kills their groups (`ManagedProcess::drop`).
+                task.abort();
+                let _ = task.await;
+            }
+        }
+        // Spares the maintainer did not get to (it was aborted): killed by their drop.
+        let left: Vec<Spare> = lock(&self.state).ready.drain(..).collect();
+        drop(left);
+        self.gauge.set(0);
+    }
+
+    fn set_mode(&self, mode: Mode) {
+        lock(&self.state).mode = mode;
+        self.wake.notify_one();
+    }
+
+    /// Counts a spare that exited while it waited.
+    fn count_exited(&self, spare: &Spare, report: ExitReport) {
+        tracing::warn!(pid = spare.process.pid(), exit = %report, waited_s = spare.born.elapsed().as_secs_f64(), "a spare child exited while waiting for a session; it is replaced");
+        self.metrics.child_exited(exit_cause(report));
+        self.metrics.spare_replaced(SpareReplaced::Exited);
+    }
+
+    /// The maintainer: keeps the pool full, replaces exited and expired spares, and stops
+    /// every spare once the pool is closed.
+    async fn maintain(self: Arc<SparePool>) {
+        let mut backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
+        // No spawn before this instant (after a failure).
+        let mut retry_at: Option<Instant> = None;
+        // Expired spares being stopped: they still count towards `count`.
+        let mut stopping: JoinSet<()> = JoinSet::new();
+        loop {
+            let now = Instant::now();
+            let Sweep {
+                mode,
+                ready,
+                expired,
+                exited_any,
+                taken_live,
+                next_expiry,
+            } = self.sweep(now);
+            if taken_live || !expired.is_empty() {
+                // A spare lived until it was used or expired: the command works.
+                backoff.succeeded();
+            }
+            if exited_any {
+                // A server that exits at once must not be restarted in a hot loop.
+                retry_at = Some(now + backoff.failed(random_jitter()));
+            }
+            for spare in expired {
+                let grace = self.config.kill_grace;
+                let metrics = self.metrics.clone();
+                stopping.spawn(async move { stop(spare, grace, &metrics).await });
+            }
+            if mode == Mode::Closed {
+                break;
+            }
+            let due = retry_at.is_none_or(|at| at <= now);
+            if mode == Mode::Filling && ready + stopping.len() < self.config.count && due {
+                retry_at = None;
+                match ManagedProcess::spawn(&self.config.command).await {
+                    Ok((process, pipes)) => {
+                        self.metrics.child_spawned(true);
+                        self.add(process, pipes);
+                    }
+                    Err(err) => {
+                        self.metrics.child_spawned(false);
+                        let delay = backoff.failed(random_jitter());
+                        tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "cannot start a spare child");
+                        retry_at = Some(Instant::now() + delay);
+                    }
+                }
+                continue;
+            }
+            let wake_at = [next_expiry, retry_at].into_iter().flatten().min();
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = sleep_until(wake_at) => {}
+                Some(_) = stopping.join_next(), if !stopping.is_empty() => {}
+            }
+        }
+        // Closed: stop every ready spare, all at once, and wait for those already stopping.
+        let spares: Vec<Spare> = lock(&self.state).ready.drain(..).collect();
+        self.gauge.set(0);
+        for spare in spares {
+            let grace = self.config.kill_grace;
+            let metrics = self.metrics.clone();
+            stopping.spawn(async move { stop(spare, grace, &metrics).await });
+        }
+        while stopping.join_next().await.is_some() {}
+    }
+
+    /// Removes exited spares (counted) and expired ones (returned, to be stopped).
+    fn sweep(&self, now: Instant) -> Sweep {
+        let mut state = lock(&self.state);
+        let mut sweep = Sweep {
+            mode: state.mode,
+            ready: 0,
+            expired: Vec::new(),
+            exited_any: false,
+            taken_live: std::mem::take(&mut state.taken_live),
+            next_expiry: None,
+        };
+        let mut kept = VecDeque::with_capacity(state.ready.len());
+        for spare in state.ready.drain(..) {
+            if let Some(report) = spare.exited() {
+                self.count_exited(&spare, report);
+                sweep.exited_any = true;
+            } else if self
+                .config
+                .max_age
+                .is_some_and(|age| now.duration_since(spare.born) >= age)
+            {
+                tracing::debug!(
+                    pid = spare.process.pid(),
+                    "a spare child reached --prespawn-max-age; it is stopped and replaced"
+                );
+                self.metrics.spare_replaced(SpareReplaced::Expired);
+                sweep.expired.push(spare);
+            } else {
+                kept.push_back(spare);
+            }
+        }
+        state.ready = kept;
+        self.gauge.set(gauge_value(state.ready.len()));
+        sweep.ready = state.ready.len();
+        sweep.next_expiry = self
+            .config
+            .max_age
+            .and_then(|age| state.ready.front().map(|spare| spare.born + age));
+        sweep
+    }
+
+    /// Adds a freshly started spare, watched.
+    fn add(&self, process: ManagedProcess, pipes: ChildPipes) {
+        let mut exit = process.exit_watch();
+        let wake = self.wake.clone();
+        let watch = tokio::spawn(async move {
+            let _ = exit.wait_for(Option::is_some).await;
+            wake.notify_one();
+        });
+        tracing::debug!(pid = process.pid(), "spare child started");
+        let spare = Spare {
+            process,
+            pipes,
+            born: Instant::now(),
+            _watch: AbortOnDrop(watch.abort_handle()),
+        };
+        let mut state = lock(&self.state);
+        state.ready.push_back(spare);
+        self.gauge.set(gauge_value(state.ready.len()));
+    }
+}
+
+/// Stops a spare like any child: close its stdin, then escalate to its group.
+async fn stop(spare: Spare, grace: Duration, metrics: &ProxyMetrics) {
+    let Spare {
+        mut process, pipes, ..
+    } = spare;
+    let ChildPipes {
+        stdin,
+        stdout,
+        stderr,
+    } = pipes;
+    let report = process.stop(Some(stdin), grace).await;
+    drop((stdout, stderr));
+    metrics.child_exited("stopped");
+    tracing::debug!(pid = process.pid(), exit = %report, "spare child stopped");
+}
+
+/// The `cause` label of `child_exits_total` for an unexpected exit.
+fn exit_cause(report: ExitReport) -> &'static str {
+    match report {
+        ExitReport::Code(_) => "exit_code",
+        ExitReport::Signal(_) => "signal",
+        ExitReport::Unknown => "unknown",
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn gauge_value(len: usize) -> i64 {
+    i64::try_from(len).unwrap_or(i64::MAX)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+impl SparePool {
+    /// Pids of the ready spares, oldest first.
+    fn pids(&self) -> Vec<u32> {
+        lock(&self.state)
+            .ready
+            .iter()
+            .map(|spare| spare.process.pid())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::budget::GlobalBudgets;
+    use crate::index::SessionIndex;
+
+    const DEADLINE: Duration = Duration::from_secs(10);
+
+    fn sh(script: &str) -> CommandSpec {
+        CommandSpec {
+            program: PathBuf::from("sh"),
+            args: vec!["-c".into(), script.into()],
+        }
+    }
+
+    fn config(command: CommandSpec, count: usize) -> PoolConfig {
+        PoolConfig {
+            command,
+            count,
+            max_age: None,
+            kill_grace: Duration::from_secs(2),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(200),
+        }
+    }
+
+    fn metrics() -> Arc<ProxyMetrics> {
+        Arc::new(ProxyMetrics::new(
+            Arc::new(SessionIndex::default()),
+            GlobalBudgets::new(1024),
+        ))
+    }
+
+    /// The value of the sample named exactly `series` (with its labels).
+    fn sample(metrics: &ProxyMetrics, series: &str) -> u64 {
+        let text = metrics.render();
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no sample {series}:\n{text}"))
+            .parse()
+            .unwrap()
+    }
+
+    async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = Instant::now() + DEADLINE;
+        while !condition() {
+            assert!(Instant::now() < deadline, "timed out waiting until {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Whether `pid` runs (a zombie does not).
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| Some(stat.rsplit_once(')')?.1.trim_start().starts_with('Z')))
+            .is_some_and(|zombie| !zombie)
+    }
+
+    /// Whether `pid` is gone from the process table: exited and reaped.
+    fn reaped(pid: u32) -> bool {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[tokio::test]
+    async fn fills_to_count_and_a_taken_spare_is_replaced() {
+        let metrics = metrics();
+        let pool = SparePool::start(config(sh("exec cat"), 2), metrics.clone());
+        eventually("two spares are ready", || pool.pids().len() == 2).await;
+        let before = pool.pids();
+        assert!(before.iter().all(|pid| alive(*pid)), "{before:?}");
+        assert_eq!(sample(&metrics, "hyper_mcp_proxy_spare_children"), 2);
+
+        let (mut process, pipes) = pool.take().expect("a spare is ready");
+        assert_eq!(process.pid(), before[0], "the oldest spare goes first");
+        eventually("a replacement is ready", || pool.pids().len() == 2).await;
+        let after = pool.pids();
+        assert_eq!(after[0], before[1]);
+        assert!(!before.contains(&after[1]), "{before:?} {after:?}");
+        assert_eq!(
+            sample(
+                &metrics,
+                "hyper_mcp_proxy_child_spawns_total{outcome=\"ok\"}"
+            ),
+            3
+        );
+
+        // The taken spare is a working child: it answers on its pipes.
+        let ChildPipes {
+            mut stdin, stdout, ..
+        } = pipes;
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        stdin.write_all(b"hello\n").await.unwrap();
+        let mut line = String::new();
+        let mut reader = tokio::io::BufReader::new(stdout);
+        tokio::time::timeout(DEADLINE, reader.read_line(&mut line))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(line, "hello\n");
+        assert_eq!(
+            process.stop(Some(stdin), Duration::from_secs(2)).await,
+            ExitReport::Code(0)
+        );
+
+        pool.shutdown().await;
+        for pid in after {
+            assert!(reaped(pid), "spare {pid} survived the shutdown");
+        }
+        assert_eq!(sample(&metrics, "hyper_mcp_proxy_spare_children"), 0);
+        assert_eq!(
+            sample(
+                &metrics,
+                "hyper_mcp_proxy_child_exits_total{cause=\"stopped\"}"
+            ),
+            2
+        );
+    }
+
+    #[tokio::test]
+    async fn a_spare_that_exits_while_waiting_is_replaced_and_counted() {
+        let metrics = metrics();
+        let pool = SparePool::start(config(sh("exec cat"), 2), metrics.clone());
+        eventually("two spares are ready", || pool.pids().len() == 2).await;
+        let before = pool.pids();
+        // SAFETY: plain kill(2) on a child this test started.
+        assert_eq!(unsafe { libc::kill(before[0] as i32, libc::SIGKILL) }, 0);
+        eventually("the killed spare is replaced", || {
+            let pids = pool.pids();
+            pids.len() == 2 && !pids.contains(&before[0])
+        })
+        .await;
+        assert!(reaped(before[0]), "the killed spare was not reaped");
+        assert_eq!(
+            sample(
+                &metrics,
+                "hyper_mcp_proxy_spare_children_replaced_total{reason=\"exited\"}"
+            ),
+            1
+        );
+        assert_eq!(
+            sample(
+                &metrics,
+                "hyper_mcp_proxy_child_exits_total{cause=\"signal\"}"
+            ),
+            1
+        );
+        pool.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_dead_spare_is_never_handed_out() {
+        let metrics = metrics();
+        let pool = SparePool::start(config(sh("exec cat"), 1), metrics.clone());
+        eventually("a spare is ready", || pool.pids().len() == 1).await;
+        let dead = pool.pids()[0];
+        // Whether the maintainer swept it first or `take` meets it, a dead spare is skipped:
+        // `take` hands out a live replacement or nothing.
+        // SAFETY: plain kill(2) on a child this test started.
+        assert_eq!(unsafe { libc::kill(dead as i32, libc::SIGKILL) }, 0);
+        eventually("the spare's exit is published", || reaped(dead)).await;
+        if let Some((process, _pipes)) = pool.take() {
+            assert_ne!(process.pid(), dead, "an exited spare was handed out");
+        }
+        pool.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_spare_older_than_max_age_is_stopped_and_replaced() {
+        let metrics = metrics();
+        let pool = SparePool::start(
+            PoolConfig {
+                max_age: Some(Duration::from_millis(300)),
+                ..config(sh("exec cat"), 1)
+            },
+            metrics.clone(),
+        );
+        eventually("a spare is ready", || pool.pids().len() == 1).await;
+        let first = pool.pids()[0];
+        eventually(
+            "the spare is replaced",
+            || matches!(pool.pids().as_slice(), [pid] if *pid != first),
+        )
+        .await;
+        eventually("the expired spare is stopped and reaped", || reaped(first)).await;
+        assert!(
+            sample(
+                &metrics,
+                "hyper_mcp_proxy_spare_children_replaced_total{reason=\"expired\"}"
+            ) >= 1
+        );
+        assert_eq!(
+            sample(
+                &metrics,
+                "hyper_mcp_proxy_spare_children_replaced_total{reason=\"exited\"}"
+            ),
+            0
+        );
+        pool.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_command_that_cannot_start_is_retried_with_backoff() {
+        let metrics = metrics();
+        let command = CommandSpec {
+            program: PathBuf::from("/nonexistent/server"),
+            args: vec![],
+        };
+        let pool = SparePool::start(config(command, 2), metrics.clone());
+        let failed = "hyper_mcp_proxy_child_spawns_total{outcome=\"failed\"}";
+        eventually("a spawn failed", || sample(&metrics, failed) >= 1).await;
+        // Backoff 50 ms doubling to 200 ms: about 6 attempts a second, not thousands.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let attempts = sample(&metrics, failed);
+        assert!((3..=12).contains(&attempts), "{attempts} attempts in ~1 s");
+        assert!(pool.pids().is_empty());
+        pool.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_server_that_exits_at_once_is_not_restarted_in_a_hot_loop() {
+        let metrics = metrics();
+        let pool = SparePool::start(config(sh("exit 3"), 1), metrics.clone());
+        let exited = "hyper_mcp_proxy_spare_children_replaced_total{reason=\"exited\"}";
+        eventually("a spare exited", || sample(&metrics, exited) >= 1).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let spawns = sample(
+            &metrics,
+            "hyper_mcp_proxy_child_spawns_total{outcome=\"ok\"}",
+        );
+        assert!((3..=12).contains(&spawns), "{spawns} spawns in ~1 s");
+        pool.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn draining_stops_the_refills_and_shutdown_stops_every_spare() {
+        let metrics = metrics();
+        let pool = SparePool::start(config(sh("exec cat"), 2), metrics.clone());
+        eventually("two spares are ready", || pool.pids().len() == 2).await;
+        pool.drain();
+        let (mut taken, pipes) = pool.take().expect("a spare is ready");
+        // Nothing to await: the absence of a replacement needs a little time to show.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let left = pool.pids();
+        assert_eq!(left.len(), 1, "a taken spare was replaced while draining");
+        assert_eq!(
+            sample(
+                &metrics,
+                "hyper_mcp_proxy_child_spawns_total{outcome=\"ok\"}"
+            ),
+            2
+        );
+        pool.shutdown().await;
+        assert!(reaped(left[0]), "a spare survived the shutdown");
+        taken.stop(Some(pipes.stdin), Duration::from_secs(2)).await;
+    }
+
+    #[tokio::test]
+    async fn a_spare_ignoring_stdin_and_sigterm_is_killed_at_shutdown() {
+        let metrics = metrics();
+        let pool = SparePool::start(
+            PoolConfig {
+                kill_grace: Duration::from_millis(100),
+                ..config(sh("trap '' TERM; while true; do sleep 1; done"), 1)
+            },
+            metrics.clone(),
+        );
+        eventually("a spare is ready", || pool.pids().len() == 1).await;
+        let pid = pool.pids()[0];
+        tokio::time::timeout(DEADLINE, pool.shutdown())
+            .await
+            .expect("the shutdown is bounded");
+        assert!(reaped(pid), "the stubborn spare survived");
+    }
+}
