@@ -1,6 +1,7 @@
 //! Flag parsing and the defaults of [`Cli`](super::Cli): the reference CLI the README documents.
 
 use super::*;
+use clap::Parser;
 
 #[test]
 fn defaults_match_the_reference_cli() {
