@@ -155,7 +155,13 @@ fn zombie_orphans() -> Vec<i32> {
     let own_pid = std::process::id();
     // SAFETY: getpgrp has no preconditions and cannot fail.
     let own_group = unsafe { libc::getpgrp() };
-    let candidates = children_of_our_threads().unwrap_or_else(every_process);
+    let mut candidates = children_of_our_threads().unwrap_or_else(every_process);
+    // Leaders a `ManagedProcess` tracks are their watchers' to reap: skip them before reading
+    // their stat, or every child's exit would read the stat of every live child (O(sessions)
+    // per exit). If a spawn holds the registry, all are read; `reap_listed` checks again.
+    if let Some(tracked) = super::registry::try_lock() {
+        candidates.retain(|&pid| !tracked.contains(pid));
+    }
     candidates
         .into_iter()
         .filter(|&pid| {
