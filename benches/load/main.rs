@@ -24,8 +24,9 @@
 //!   p50/p99 latency and the proxy's own CPU time per call (utime+stime of the proxy process
 //!   from /proc/<pid>/stat, children excluded).
 //! - `single`:  one caller, one session, sequential calls: p50/p99 round trip.
-//! - `setup`:   100 sessions opened 10 at a time: initialize p50/p99 (child spawn included),
-//!   sessions/s; then DELETE of all of them.
+//! - `setup`:   3 rounds of 100 sessions opened 10 at a time, then DELETE of all of them:
+//!   initialize p50/p99 (child spawn included), sessions/s, and the proxy's own CPU time per
+//!   session (utime+stime, children excluded) while opening and over open + DELETE.
 //! - `churn`:   calls on 5 open sessions while >= 20 new sessions are opening against a
 //!   backend that takes 300 ms to start; latency of the calls made meanwhile.
 //! - `memory`:  proxy RSS idle after start and with 100 idle sessions (`kib_per_session`),

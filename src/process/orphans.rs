@@ -121,7 +121,15 @@ async fn reap_forever() {
 /// registry (try again shortly).
 #[cfg(target_os = "linux")]
 fn reap_orphans() -> Option<usize> {
-    let candidates = zombie_orphans();
+    let mut children = children_of_our_threads().unwrap_or_else(every_process);
+    // Leaders a `ManagedProcess` tracks are their watchers' to reap: leave them out before
+    // reading any stat, or every child's exit would read the stat of every live child
+    // (O(sessions) per exit). `reap_listed` checks again under the lock.
+    {
+        let tracked = super::registry::try_lock()?;
+        children.retain(|&pid| !tracked.contains(pid));
+    }
+    let candidates = zombie_orphans_among(children);
     if candidates.is_empty() {
         return Some(0);
     }
@@ -150,14 +158,18 @@ fn reap_listed(candidates: &[i32]) -> Option<usize> {
 }
 
 /// Our zombie children that look like orphans: outside our own process group.
-#[cfg(target_os = "linux")]
+#[cfg(all(test, target_os = "linux"))]
 fn zombie_orphans() -> Vec<i32> {
+    zombie_orphans_among(children_of_our_threads().unwrap_or_else(every_process))
+}
+
+/// Those of `pids` that are zombie children of ours outside our own process group.
+#[cfg(target_os = "linux")]
+fn zombie_orphans_among(pids: Vec<i32>) -> Vec<i32> {
     let own_pid = std::process::id();
     // SAFETY: getpgrp has no preconditions and cannot fail.
     let own_group = unsafe { libc::getpgrp() };
-    let candidates = children_of_our_threads().unwrap_or_else(every_process);
-    candidates
-        .into_iter()
+    pids.into_iter()
         .filter(|&pid| {
             stat_of(pid).is_some_and(|stat| {
                 stat.state == 'Z' && stat.ppid == own_pid && stat.pgrp != own_group
