@@ -68,6 +68,7 @@ mod index;
 mod line_reader;
 mod mailbox;
 mod metrics;
+mod modern;
 mod process;
 mod protocol;
 mod router;
