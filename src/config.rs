@@ -13,10 +13,12 @@ use crate::session_id::{InstanceId, InvalidInstanceId};
 mod checks;
 mod cli;
 mod duration;
+mod modern;
 
 pub use checks::ConfigError;
 pub use cli::Cli;
 pub use duration::{MAX_DURATION, parse_duration};
+pub use modern::{ChildEraSetting, ModernConfig, ModernMode};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -140,6 +142,8 @@ pub struct Config {
     pub body_read_timeout: Option<Duration>,
     /// Delay after which a request without answer yet switches to SSE, if enabled.
     pub sse_after: Option<Duration>,
+    /// The modern leg (2026-07-28 clients).
+    pub modern: ModernConfig,
 }
 
 impl Config {
@@ -209,6 +213,19 @@ impl Cli {
             }),
             body_read_timeout: nonzero(self.body_read_timeout),
             sse_after: nonzero(self.sse_after),
+            modern: ModernConfig {
+                mode: self.modern,
+                child_era: self.child_era,
+                probe_timeout: self.child_era_probe_timeout,
+                pool_min: self.modern_pool_min,
+                pool_max: self.modern_pool_max,
+                lease_wait: self.modern_lease_wait,
+                partition_header: self
+                    .modern_partition_header
+                    .map(|name| name.to_ascii_lowercase()),
+                recycle_after: (self.modern_recycle_after > 0).then_some(self.modern_recycle_after),
+                max_age: nonzero(self.modern_max_age),
+            },
         })
     }
 }

@@ -157,6 +157,19 @@ impl Frame {
         }
     }
 
+    /// Builds a successful answer the proxy sends on its own (to a server's `ping`).
+    pub fn response(id: Value, result: Value) -> Frame {
+        let mut map = Map::new();
+        map.insert("jsonrpc".into(), Value::from("2.0"));
+        map.insert("id".into(), id);
+        map.insert("result".into(), result);
+        Frame {
+            map,
+            kind: FrameKind::Response,
+            size_hint: SMALL_MESSAGE,
+        }
+    }
+
     /// Builds a notification the proxy sends on its own (cancellation, replayed `initialized`).
     pub fn notification(method: &str, params: Option<Value>) -> Frame {
         let mut map = Map::new();

@@ -38,6 +38,8 @@ use crate::config::Config;
 use crate::frame::{INTERNAL_ERROR, INVALID_REQUEST};
 use crate::index::{SessionEntry, SessionIndex};
 use crate::metrics::ProxyMetrics;
+use crate::modern::classify::is_modern_version_header;
+pub use crate::modern::front::ModernFront;
 use crate::protocol::{RouterMsg, SessionMsg};
 use crate::session_id::{SessionHeader, SessionId};
 use crate::sse::{SseSetup, sse_body};
@@ -64,6 +66,8 @@ pub struct HttpShared {
     bound_to_loopback: bool,
     /// Counts open SSE streams.
     metrics: Arc<ProxyMetrics>,
+    /// Serves 2026-07-28 requests.
+    modern: ModernFront,
 }
 
 impl HttpState {
@@ -74,6 +78,7 @@ impl HttpState {
         config: Config,
         local_addr: SocketAddr,
         metrics: Arc<ProxyMetrics>,
+        modern: ModernFront,
     ) -> HttpState {
         HttpState(Arc::new(HttpShared {
             index,
@@ -81,6 +86,7 @@ impl HttpState {
             config,
             bound_to_loopback: rules::is_loopback_bind(&local_addr.ip()),
             metrics,
+            modern,
         }))
     }
 }
@@ -113,6 +119,9 @@ async fn guard_ops(State(state): State<HttpState>, request: Request, next: Next)
 }
 
 async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = state.modern_get_or_delete(&headers) {
+        return refused;
+    }
     if let Err(refused) = state.check_common(&headers) {
         return refused;
     }
@@ -152,6 +161,9 @@ async fn open_standalone_stream(State(state): State<HttpState>, headers: HeaderM
 }
 
 async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+    if let Some(refused) = state.modern_get_or_delete(&headers) {
+        return refused;
+    }
     if let Err(refused) = state.check_common(&headers) {
         return refused;
     }
@@ -182,6 +194,24 @@ async fn close_session(State(state): State<HttpState>, headers: HeaderMap) -> Re
 }
 
 impl HttpState {
+    /// A GET or DELETE of a 2026-07-28 client: the modern transport has no session and no
+    /// standalone stream, so the method is not allowed (405 `Allow: POST`).
+    fn modern_get_or_delete(&self, headers: &HeaderMap) -> Option<Response> {
+        if !is_modern_version_header(headers) {
+            return None;
+        }
+        if let Err(refused) = self.check_origin_and_host(headers) {
+            return Some(refused);
+        }
+        Some(
+            (
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(header::ALLOW, "POST")],
+            )
+                .into_response(),
+        )
+    }
+
     /// Origin, Host and protocol-version rules shared by every method.
     #[allow(clippy::result_large_err)]
     pub(super) fn check_common(&self, headers: &HeaderMap) -> Result<(), Response> {

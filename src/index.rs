@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::budget::SessionBudgets;
 use crate::mailbox::MailboxBound;
-use crate::protocol::SessionMsg;
+use crate::protocol::{SessionKind, SessionMsg};
 use crate::session_id::SessionId;
 use crate::session_stats::SessionStats;
 use crate::stream::StreamNumbers;
@@ -29,6 +29,8 @@ pub struct SessionEntry {
     pub budgets: SessionBudgets,
     /// Numbers the session's streams (SSE event ids are per session).
     pub streams: Arc<StreamNumbers>,
+    /// A client's session, or one the modern leg pools.
+    pub kind: SessionKind,
 }
 
 impl SessionEntry {
@@ -59,12 +61,21 @@ impl Default for SessionIndex {
 }
 
 impl SessionIndex {
-    /// Looks an open session up by the id a client sent.
+    /// Looks an open client session up by the id a client sent. Pooled sessions are never
+    /// found this way: their ids are the proxy's, and a client naming one gets 404.
     pub fn get(&self, id: &str) -> Option<SessionEntry> {
         self.sessions
             .get(id)
             .map(|entry| entry.clone())
-            .filter(SessionEntry::is_open)
+            .filter(|entry| entry.is_open() && entry.kind == SessionKind::Client)
+    }
+
+    /// Looks an open pooled session up (the modern leg's own).
+    pub fn get_pooled(&self, id: &SessionId) -> Option<SessionEntry> {
+        self.sessions
+            .get(id)
+            .map(|entry| entry.clone())
+            .filter(|entry| entry.is_open() && entry.kind.is_pooled())
     }
 
     /// Completes when no session is listed or stopping.

@@ -199,8 +199,22 @@ pub async fn run(
     } else {
         OpsExposure::WithMetrics
     };
+    let modern = http::ModernFront::start(
+        &config,
+        router.clone(),
+        index.clone(),
+        metrics.clone(),
+        draining.clone(),
+    );
     let app = http::routes(
-        HttpState::new(index, router.clone(), config, local_addr, metrics.clone()),
+        HttpState::new(
+            index,
+            router.clone(),
+            config,
+            local_addr,
+            metrics.clone(),
+            modern,
+        ),
         http::ops::routes(ops.clone(), exposure),
     );
     // True once the sessions are drained: both listeners close and their connections wind down.

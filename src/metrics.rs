@@ -6,6 +6,7 @@
 //! `metrics/process.rs` reads the `process_*` family from /proc.
 
 mod collector;
+mod era;
 mod labels;
 mod process;
 
@@ -26,6 +27,7 @@ use crate::protocol::CloseReason;
 use crate::session_id::InstanceId;
 
 pub use collector::SessionCollector;
+pub use era::{EraMetrics, RequestEra};
 use labels::{DIRECTIONS, KINDS, LIMITS, SPARE_REPLACED, kind_index};
 pub use labels::{Direction, EXIT_CAUSES, FailReason, Limit, METHODS, SpareReplaced, method_label};
 
@@ -61,6 +63,8 @@ pub struct ProxyMetrics {
     spare_children: Gauge,
     /// `spare_children_replaced_total{reason}`, indexed like [`SpareReplaced`].
     spares_replaced: [Counter; SPARE_REPLACED.len()],
+    /// Requests by protocol era, era probes, modern leases.
+    pub era: EraMetrics,
 }
 
 /// The label `--instance-id` puts on every `hyper_mcp_proxy_*` sample. Not `instance`:
@@ -249,7 +253,9 @@ impl ProxyMetrics {
                 .clone()
         });
 
+        let era = EraMetrics::register(ours);
         ProxyMetrics {
+            era,
             spare_children,
             spares_replaced,
             limit_hits,

@@ -8,10 +8,15 @@
 //! children (`modern/envelope.rs`). Which of the two a command is, is found once by probing a
 //! throwaway child with `server/discover` (`modern/probe.rs`).
 
+mod call;
 pub mod classify;
 pub mod envelope;
+pub mod front;
 pub mod ladder;
+mod pool;
+mod pooled_child;
 pub mod probe;
+mod respond;
 
 /// The protocol revision the modern leg serves.
 pub const MODERN_VERSION: &str = "2026-07-28";

@@ -120,11 +120,13 @@ pub enum SessionTimer {
 
 /// Lifecycle requests to the `SessionRouter`.
 pub enum RouterMsg {
-    /// Open a session for this `initialize`: the session forwards it as its first act, so a
-    /// session never exists without the request that justifies it.
+    /// Open a session. A client's session comes with its `initialize`, which it forwards as
+    /// its first act, so a client session never exists without the request that justifies
+    /// it. The modern leg's pooled sessions come with the proxy's own `initialize`
+    /// (translated) or none at all (passthrough: the child speaks the stateless revision).
     Open {
-        initialize: Frame,
-        stream: StreamSender,
+        kind: SessionKind,
+        initialize: Option<(Frame, StreamSender)>,
         reply: RpcReplyPort<Result<OpenedSession, OpenError>>,
     },
     /// Close a session (DELETE): replies `false` if it was unknown or already ending.
@@ -143,6 +145,43 @@ pub enum RouterMsg {
     },
     /// Second signal: stop every session now (children are still stopped properly).
     DrainNow,
+}
+
+/// Whose session it is, and so which era its child is pinned to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A 2025 client's session: reachable by its `Mcp-Session-Id`, ends when idle.
+    Client,
+    /// A pooled child of the modern leg that speaks only the 2025 revision: the proxy is its
+    /// client (it sent `initialize`), and translates 2026-07-28 requests for it.
+    Translated,
+    /// A pooled child of the modern leg that speaks 2026-07-28 itself: no handshake; requests
+    /// pass through with their envelope, and a crashed child is restarted without a replay.
+    Passthrough,
+}
+
+impl SessionKind {
+    /// Pooled sessions are the proxy's own: never reachable by a session header, never idle.
+    pub fn is_pooled(self) -> bool {
+        self != SessionKind::Client
+    }
+
+    /// For logs, metrics and `/sessions`.
+    pub fn label(self) -> &'static str {
+        match self {
+            SessionKind::Client => "client",
+            SessionKind::Translated => "translated",
+            SessionKind::Passthrough => "passthrough",
+        }
+    }
+
+    /// The era of the child, for metrics and `/sessions`.
+    pub fn child_era(self) -> &'static str {
+        match self {
+            SessionKind::Client | SessionKind::Translated => "legacy",
+            SessionKind::Passthrough => "modern",
+        }
+    }
 }
 
 /// A session the router opened.

@@ -19,7 +19,9 @@ use crate::frame::Frame;
 use crate::index::{SessionEntry, SessionIndex};
 use crate::mailbox::MailboxBound;
 use crate::metrics::{Limit, ProxyMetrics};
-use crate::protocol::{CloseReason, OpenError, OpenedSession, RouterMsg, SessionMsg};
+use crate::protocol::{
+    CloseReason, OpenError, OpenedSession, RouterMsg, SessionKind, SessionMsg,
+};
 use crate::session::{SessionArgs, SessionSupervisor};
 use crate::session_id::SessionId;
 use crate::session_stats::SessionStats;
@@ -92,11 +94,11 @@ impl Actor for SessionRouter {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             RouterMsg::Open {
+                kind,
                 initialize,
-                stream,
                 reply,
             } => {
-                let opened = state.open(&myself, initialize, stream).await;
+                let opened = state.open(&myself, kind, initialize).await;
                 let _ = reply.send(opened);
             }
             RouterMsg::Close { id, reply } => match state.unlist(&id, CloseReason::Deleted) {
@@ -192,8 +194,8 @@ impl RouterState {
     async fn open(
         &mut self,
         myself: &ActorRef<RouterMsg>,
-        initialize: Frame,
-        stream: StreamSender,
+        kind: SessionKind,
+        initialize: Option<(Frame, StreamSender)>,
     ) -> Result<OpenedSession, OpenError> {
         if self.draining {
             return Err(OpenError::Draining);
@@ -220,7 +222,8 @@ impl RouterState {
             router: myself.clone(),
             budgets: budgets.clone(),
             launcher: self.launcher.clone(),
-            initialize: Some((initialize, stream)),
+            kind,
+            initialize,
         };
         let (actor, _) =
             Actor::spawn_linked(None, SessionSupervisor, args, myself.get_cell()).await?;
@@ -238,6 +241,7 @@ impl RouterState {
             stats: stats.clone(),
             budgets,
             streams: Arc::default(),
+            kind,
         };
         self.index.insert(id.clone(), entry);
         Ok(OpenedSession { id, stats, actor })

@@ -40,7 +40,7 @@ use crate::frame::Frame;
 use crate::mailbox::MailboxBound;
 use crate::metrics::ProxyMetrics;
 use crate::process::ExitReport;
-use crate::protocol::{ChildEvent, CloseReason, RouterMsg, SessionMsg, SessionTimer};
+use crate::protocol::{ChildEvent, CloseReason, RouterMsg, SessionKind, SessionMsg, SessionTimer};
 use crate::session_id::SessionId;
 use crate::session_stats::SessionStats;
 use crate::stream::StreamSender;
@@ -66,7 +66,10 @@ pub struct SessionArgs {
     pub budgets: SessionBudgets,
     /// Where children come from (OS processes, or a test's fakes).
     pub launcher: Launcher,
-    /// The client's `initialize` and its answer stream: the session's first act.
+    /// A client's session, or one the modern leg pools.
+    pub kind: SessionKind,
+    /// The client's `initialize` and its answer stream: the session's first act. `None` for a
+    /// passthrough session, whose child has no handshake.
     pub initialize: Option<(Frame, StreamSender)>,
 }
 
@@ -95,6 +98,7 @@ struct CurrentChild {
 
 pub struct SessionState {
     id: SessionId,
+    kind: SessionKind,
     /// The client's `initialize`, handled in `post_start`.
     initialize: Option<(Frame, StreamSender)>,
     /// Every log line of the session is inside it.
@@ -161,11 +165,13 @@ impl Actor for SessionSupervisor {
         let now = Instant::now();
         args.stats.client_active(now);
         Ok(SessionState {
+            kind: args.kind,
             initialize: args.initialize,
             span: tracing::info_span!(
                 "session",
                 id = args.id.log_id(),
-                instance = args.id.instance()
+                instance = args.id.instance(),
+                kind = args.kind.label()
             ),
             id: args.id,
             phase: Phase::AwaitingInitialize,
@@ -200,15 +206,18 @@ impl Actor for SessionSupervisor {
         myself: ActorRef<SessionMsg>,
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
-        if let Some(timeout) = state.config.idle_timeout {
+        // The proxy's own sessions are never idle: the modern leg's pool recycles them.
+        if let Some(timeout) = state.config.idle_timeout.filter(|_| !state.kind.is_pooled()) {
             state.after(&myself, timeout, || {
                 SessionMsg::Timer(SessionTimer::IdleCheck)
             });
         }
         if let Some((frame, stream)) = state.initialize.take() {
             state.on_client_request(&myself, frame, stream, None).await;
-            state.publish();
+        } else if state.kind == SessionKind::Passthrough {
+            state.start_stateless(&myself).await;
         }
+        state.publish();
         Ok(())
     }
 

@@ -18,6 +18,18 @@ pub enum ConfigError {
     /// A limit was set to zero.
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    /// `--modern-pool-min` above `--modern-pool-max`, or a pool that could exceed the sessions.
+    #[error(
+        "--modern-pool-min ({min}) must be at most --modern-pool-max ({max}), and --modern-pool-max at most --max-sessions ({max_sessions}): pooled children count against --max-sessions"
+    )]
+    ModernPool {
+        min: usize,
+        max: usize,
+        max_sessions: usize,
+    },
+    /// `--modern-partition-header` is not a valid header name.
+    #[error("--modern-partition-header {0:?} is not a valid HTTP header name")]
+    PartitionHeader(String),
     /// `--restart-window 0`.
     #[error(
         "--restart-window must be greater than zero: with 0 every exit counts as stable and a crash-looping server restarts forever"
@@ -99,6 +111,7 @@ pub(super) fn check(cli: &Cli) -> Result<(), ConfigError> {
         ("--max-sessions", cli.max_sessions),
         ("--max-inflight", cli.max_inflight),
         ("--worker-threads", cli.worker_threads),
+        ("--modern-pool-max", cli.modern_pool_max),
     ];
     if let Some((flag, _)) = nonzero.iter().find(|(_, value)| *value == 0) {
         return Err(ConfigError::Zero(flag));
@@ -110,6 +123,8 @@ pub(super) fn check(cli: &Cli) -> Result<(), ConfigError> {
     let nonzero_durations = [
         ("--header-read-timeout", cli.header_read_timeout),
         ("--idle-connection-timeout", cli.idle_connection_timeout),
+        ("--child-era-probe-timeout", cli.child_era_probe_timeout),
+        ("--modern-lease-wait", cli.modern_lease_wait),
     ];
     if let Some((flag, _)) = nonzero_durations.iter().find(|(_, value)| value.is_zero()) {
         return Err(ConfigError::Zero(flag));
@@ -135,7 +150,25 @@ pub(super) fn check(cli: &Cli) -> Result<(), ConfigError> {
     if cli.sse_keepalive > MAX_DURATION.as_secs() {
         return Err(ConfigError::KeepaliveTooLong(cli.sse_keepalive));
     }
+    check_modern(cli)?;
     check_prespawn(cli)
+}
+
+/// The modern pool lives inside the session limit, and its partition header must be one.
+fn check_modern(cli: &Cli) -> Result<(), ConfigError> {
+    if cli.modern_pool_min > cli.modern_pool_max || cli.modern_pool_max > cli.max_sessions {
+        return Err(ConfigError::ModernPool {
+            min: cli.modern_pool_min,
+            max: cli.modern_pool_max,
+            max_sessions: cli.max_sessions,
+        });
+    }
+    if let Some(name) = &cli.modern_partition_header
+        && axum::http::HeaderName::from_bytes(name.as_bytes()).is_err()
+    {
+        return Err(ConfigError::PartitionHeader(name.clone()));
+    }
+    Ok(())
 }
 
 /// Spares are processes kept idle on top of the sessions' children: bounded absolutely, and

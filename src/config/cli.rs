@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use super::{LogFormat, parse_duration, parse_instance_id};
+use super::{ChildEraSetting, LogFormat, ModernMode, parse_duration, parse_instance_id};
 use crate::session_id::InstanceId;
 
 /// `hyper-mcp-proxy [OPTIONS] [-- <COMMAND> [ARGS...]]`
@@ -207,6 +207,49 @@ pub struct Cli {
     /// counted as misrouted.
     #[arg(long, env = "HYPER_MCP_PROXY_INSTANCE_ID", value_name = "NAME", value_parser = parse_instance_id)]
     pub instance_id: Option<InstanceId>,
+
+    /// Serving MCP 2026-07-28 clients: `auto` passes them through to a child that speaks
+    /// 2026-07-28 and refuses them (so they fall back to a session) for a legacy-only child;
+    /// `translate` also serves them from a legacy-only child, over a pool of shared,
+    /// pre-initialized children; `off` never serves them.
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN", value_enum, default_value_t = ModernMode::Auto)]
+    pub modern: ModernMode,
+
+    /// What the command's server speaks: `auto` probes a throwaway child with
+    /// `server/discover` at startup; `legacy` or `modern` skip the probe.
+    #[arg(long, env = "HYPER_MCP_PROXY_CHILD_ERA", value_enum, default_value_t = ChildEraSetting::Auto)]
+    pub child_era: ChildEraSetting,
+
+    /// Longest wait for the probe child's answer; silence counts as legacy.
+    #[arg(long, env = "HYPER_MCP_PROXY_CHILD_ERA_PROBE_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub child_era_probe_timeout: Duration,
+
+    /// Pooled children for modern clients started at startup and kept ready (translated:
+    /// of the partition without interactive capabilities).
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_POOL_MIN", default_value_t = 1)]
+    pub modern_pool_min: usize,
+
+    /// Most pooled children for modern clients: per capability partition when translating,
+    /// in total when passing through. Requests share them (multiplexed).
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_POOL_MAX", default_value_t = 4)]
+    pub modern_pool_max: usize,
+
+    /// Longest a modern request waits for a pooled child; then 503 with Retry-After.
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_LEASE_WAIT", default_value = "10s", value_parser = parse_duration)]
+    pub modern_lease_wait: Duration,
+
+    /// A request header (e.g. the authenticated principal set by a gateway) whose value
+    /// partitions translated children: callers with different values never share a child.
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_PARTITION_HEADER", value_name = "HEADER")]
+    pub modern_partition_header: Option<String>,
+
+    /// A pooled child is replaced after this many requests (0: never).
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_RECYCLE_AFTER", default_value_t = 10_000)]
+    pub modern_recycle_after: u64,
+
+    /// A pooled child is replaced once this old (0: never).
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_MAX_AGE", default_value = "1h", value_parser = parse_duration)]
+    pub modern_max_age: Duration,
 
     /// The stdio MCP server to spawn per session: program and arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]

@@ -13,7 +13,7 @@ use crate::budget::Charge;
 use crate::frame::{Frame, INTERNAL_ERROR, SERVER_ERROR};
 use crate::index::SessionEntry;
 use crate::mailbox::MailboxPermit;
-use crate::protocol::{OpenError, OpenedSession, RouterMsg, SessionMsg};
+use crate::protocol::{OpenError, OpenedSession, RouterMsg, SessionKind, SessionMsg};
 use crate::session_id::{SESSION_HEADER, SessionId};
 use crate::session_stats::SessionStats;
 use crate::sse::{SseSetup, sse_body};
@@ -57,8 +57,8 @@ impl HttpState {
         let (stream, rx) = self.open_stream(INITIALIZE_STREAM, priming);
         let priming = stream.priming_id();
         let opened = ractor::call!(self.0.router, |reply| RouterMsg::Open {
-            initialize: frame,
-            stream,
+            kind: SessionKind::Client,
+            initialize: Some((frame, stream)),
             reply,
         });
         match opened {

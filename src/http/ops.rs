@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use crate::index::SessionIndex;
+use crate::index::{SessionEntry, SessionIndex};
+use crate::session_id::SessionId;
 use crate::metrics::ProxyMetrics;
 
 /// What the operational endpoints read.
@@ -80,15 +81,18 @@ async fn metrics(State(state): State<OpsState>) -> Response {
         .into_response()
 }
 
+/// Client sessions under `sessions`; the modern leg's pooled children under `pooled`, with the
+/// era their child speaks.
 async fn sessions(State(state): State<OpsState>) -> Response {
-    let mut list: Vec<_> = state
+    let (clients, pooled): (Vec<_>, Vec<_>) = state
         .index
         .entries()
         .into_iter()
-        .map(|(id, entry)| {
+        .partition(|(_, entry)| !entry.kind.is_pooled());
+    let describe = |(id, entry): (SessionId, SessionEntry)| {
             let stats = &entry.stats;
             let pid = stats.child_pid();
-            json!({
+            let mut described = json!({
                 "id": id.as_str(),
                 "state": stats.phase().label(),
                 "child_pid": (pid != 0).then_some(pid),
@@ -102,10 +106,18 @@ async fn sessions(State(state): State<OpsState>) -> Response {
                     "to_server": entry.budgets.to_child.held(),
                     "to_client": entry.budgets.to_client.held(),
                 },
-            })
-        })
-        .collect();
-    list.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
-    let body = json!({ "sessions": list }).to_string();
+            });
+            if entry.kind.is_pooled() {
+                described["kind"] = json!(entry.kind.label());
+                described["child_era"] = json!(entry.kind.child_era());
+            }
+            described
+    };
+    let sorted = |entries: Vec<(SessionId, SessionEntry)>| {
+        let mut list: Vec<_> = entries.into_iter().map(describe).collect();
+        list.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+        list
+    };
+    let body = json!({ "sessions": sorted(clients), "pooled": sorted(pooled) }).to_string();
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }

@@ -14,7 +14,8 @@ use super::responses::{
 use super::{HttpState, PROTOCOL_VERSION_HEADER, rules};
 use crate::budget::OverBudget;
 use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
-use crate::metrics::Limit;
+use crate::metrics::{Limit, RequestEra};
+use crate::modern::classify::{Era, classify_post, is_modern_version_header};
 use crate::protocol::SessionMsg;
 use crate::session_id::SessionHeader;
 use crate::stream::Priming;
@@ -22,7 +23,15 @@ use crate::stream::Priming;
 pub(super) async fn post_message(State(state): State<HttpState>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
-    if let Err(refused) = state.check_common(headers) {
+    // A 2026-07-28 request is told by its version header before any session lookup (its
+    // body may tell it too, below); the session rules do not apply to it.
+    let modern_header = is_modern_version_header(headers);
+    let checked = if modern_header {
+        state.check_origin_and_host(headers)
+    } else {
+        state.check_common(headers)
+    };
+    if let Err(refused) = checked {
         return refused;
     }
     if !header_str(headers, header::CONTENT_TYPE.as_str()).is_some_and(rules::is_json_content_type)
@@ -39,6 +48,9 @@ pub(super) async fn post_message(State(state): State<HttpState>, request: Reques
             INVALID_REQUEST,
             "Accept must include both application/json and text/event-stream",
         );
+    }
+    if modern_header {
+        return state.serve_modern(headers, body).await;
     }
     // A session header must name a live session whatever the body holds: known before the
     // body is read. Without one, only the body tells an initialize from a mistake.
@@ -83,6 +95,10 @@ pub(super) async fn post_message(State(state): State<HttpState>, request: Reques
         Ok(frame) => frame,
         Err(err) => return rpc_error(StatusCode::BAD_REQUEST, err.code(), &err.to_string()),
     };
+    if session.is_none() && classify_post(headers, Some(&frame)) == Era::Modern {
+        return state.0.modern.serve(headers, frame).await;
+    }
+    state.0.metrics.era.request(RequestEra::Legacy);
     let is_initialize = frame.kind() == FrameKind::Request && frame.method() == Some("initialize");
     let priming = priming_for(headers, is_initialize.then_some(&frame));
     match (is_initialize, session) {
@@ -145,6 +161,23 @@ pub(super) fn priming_for(headers: &HeaderMap, initialize: Option<&Frame>) -> Pr
 }
 
 impl HttpState {
+    /// A POST whose version header is a modern one: the body is read under the proxy's
+    /// limits and served by the modern leg.
+    async fn serve_modern(&self, headers: &HeaderMap, body: axum::body::Body) -> Response {
+        if declared_length(headers).is_some_and(|length| length > self.0.config.max_body_bytes as u64)
+        {
+            return self.body_too_large();
+        }
+        let body = match self.read_body(headers, body).await {
+            Ok(body) => body,
+            Err(refused) => return refused,
+        };
+        match Frame::parse(&body) {
+            Ok(frame) => self.0.modern.serve(headers, frame).await,
+            Err(err) => rpc_error(StatusCode::BAD_REQUEST, err.code(), &err.to_string()),
+        }
+    }
+
     /// 429 (this session) or 503 (the whole proxy): too much client data is queued for the
     /// MCP servers; the client should retry once they have read it.
     pub(super) fn over_budget(&self, over: OverBudget) -> Response {

@@ -10,6 +10,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 
 use crate::budget::GlobalBudgets;
 use crate::index::SessionIndex;
+use crate::protocol::SessionKind;
 use crate::session_stats::SessionPhase;
 
 /// Reads the session index on every scrape.
@@ -54,8 +55,15 @@ impl Collector for SessionCollector {
         let mut inflight = 0i64;
         let mut session_mailbox = SumMax::default();
         let mut child_mailbox = SumMax::default();
+        // The modern leg's pooled children, by child era (legacy, modern) and state.
+        let mut pooled = [[0i64; 4]; 2];
         for (_, entry) in self.index.entries() {
-            by_phase[entry.stats.phase() as usize] += 1;
+            let phase = entry.stats.phase() as usize;
+            match entry.kind {
+                SessionKind::Client => by_phase[phase] += 1,
+                SessionKind::Translated => pooled[0][phase] += 1,
+                SessionKind::Passthrough => pooled[1][phase] += 1,
+            }
             inflight += i64::try_from(entry.stats.inflight()).unwrap_or(0);
             session_mailbox.add(entry.inbox.depth());
             child_mailbox.add(entry.stats.child_queue_depth());
@@ -70,6 +78,19 @@ impl Collector for SessionCollector {
         for phase in SessionPhase::ALL {
             let labels = [("state", phase.label())];
             ConstGauge::new(by_phase[phase as usize]).encode(family.encode_family(&labels)?)?;
+        }
+
+        let mut family = encoder.encode_descriptor(
+            "modern_pool_children",
+            "Pooled children serving 2026-07-28 clients, by the era the child speaks (legacy: translated, modern: passthrough) and state",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (era, counts) in ["legacy", "modern"].iter().zip(pooled) {
+            for phase in SessionPhase::ALL {
+                let labels = [("child_era", *era), ("state", phase.label())];
+                ConstGauge::new(counts[phase as usize]).encode(family.encode_family(&labels)?)?;
+            }
         }
 
         let metric = encoder.encode_descriptor(

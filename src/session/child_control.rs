@@ -68,6 +68,22 @@ impl SessionState {
         Ok(())
     }
 
+    /// Starts the child of a passthrough session, which needs no handshake: the session is
+    /// ready at once, or ends if the command cannot start.
+    pub(super) async fn start_stateless(&mut self, myself: &ActorRef<SessionMsg>) {
+        match self.start_child(myself).await {
+            Ok(()) => {
+                self.restarts.child_started();
+                self.phase = Phase::Ready;
+            }
+            Err(cause) => {
+                let command = self.config.command.display();
+                tracing::error!(parent: &self.span, %command, %cause, "cannot start the MCP server; check the command after `--`");
+                self.close(myself, CloseReason::SpawnFailed);
+            }
+        }
+    }
+
     /// Stops a child gracefully and waits for it (bounded), killing it if it does not comply.
     pub(super) async fn stop_child(&self, child: CurrentChild) {
         // Each step of the graceful stop waits `kill_grace`; leave room for both plus reaping.

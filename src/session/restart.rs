@@ -17,7 +17,7 @@ use crate::budget::Charge;
 use crate::frame::{Frame, FrameKind, IdKey, SERVER_ERROR};
 use crate::metrics::{FailReason, Limit};
 use crate::process::ExitReport;
-use crate::protocol::{CloseReason, SessionTimer};
+use crate::protocol::{CloseReason, SessionKind, SessionTimer};
 use crate::stream::StreamSender;
 
 /// JSON-RPC code of a request the proxy timed out (the MCP SDKs' "request timeout").
@@ -103,6 +103,13 @@ impl SessionState {
         self.restarts.child_started();
         self.metrics.child_restarts.inc();
         self.stats.restarted();
+        if self.kind == SessionKind::Passthrough {
+            // A 2026-07-28 child has no handshake: it is ready as soon as it runs.
+            self.phase = Phase::Ready;
+            tracing::info!(parent: &self.span, generation = self.generation, queued = self.restart.queue.len(), "MCP server restarted; the pooled session goes on");
+            self.release_held(myself);
+            return;
+        }
         let proxy_id = self.requests.allocate_id();
         self.phase = Phase::Replaying(proxy_id);
         let initialize = self.handshake.initialize(proxy_id);
@@ -181,6 +188,11 @@ impl SessionState {
         }
         self.phase = Phase::Ready;
         tracing::info!(parent: &self.span, generation = self.generation, queued = self.restart.queue.len(), "MCP server restarted and re-initialized; the session goes on");
+        self.release_held(myself);
+    }
+
+    /// Forwards the client messages held while the child restarted, in arrival order.
+    fn release_held(&mut self, myself: &ActorRef<SessionMsg>) {
         let queued = std::mem::take(&mut self.restart.queue);
         for item in queued {
             match item.stream {

@@ -105,6 +105,7 @@ impl Harness {
         let initialize = frame(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize",
             "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}));
         let args = SessionArgs {
+            kind: crate::protocol::SessionKind::Client,
             id: SessionId::mint().unwrap(),
             config,
             inbox: inbox.clone(),

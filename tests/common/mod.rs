@@ -14,6 +14,7 @@ pub mod exposition;
 pub mod http_rules;
 pub mod lifecycle;
 pub mod mcp;
+pub mod modern;
 pub mod metric_names;
 pub mod ops;
 pub mod procs;

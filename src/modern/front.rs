@@ -1,0 +1,338 @@
+//! `ModernFront`: where a POST classified as 2026-07-28 goes. It validates the request (the
+//! transport's ladder), decides how the command's era and `--modern` serve it, leases a pooled
+//! child and hands the call to `modern/call.rs`.
+//!
+//! | child era (probe or `--child-era`) | `--modern auto` | `--modern translate` | `--modern off` |
+//! |---|---|---|---|
+//! | modern (2026-07-28 capable) | passthrough | passthrough | 400 `-32600` |
+//! | legacy only | 400 `-32600` (clients fall back to a session) | translated pool | 400 `-32600` |
+//!
+//! Every refusal of a request the proxy cannot serve is a 4xx, never a 5xx: the official
+//! clients fall back to a 2025 session on a 4xx to their `server/discover` probe, while the
+//! TypeScript client gives up on a 5xx.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::MODERN_VERSION;
+use super::call::{CallPlan, ModernCall};
+use super::envelope::{
+    discover_result, partition_key, rewrite_progress_token, strip_envelope,
+};
+use super::ladder::{Admitted, admit};
+use super::pool::{ChildPool, LeaseError};
+use super::probe::{ChildEra, probe_child_era};
+use super::respond::{Delivery, json as json_response, respond};
+use crate::config::{ChildEraSetting, Config, ModernMode};
+use crate::frame::{Frame, INTERNAL_ERROR, INVALID_REQUEST};
+use crate::index::SessionIndex;
+use crate::metrics::{ProxyMetrics, RequestEra};
+use crate::protocol::{RouterMsg, SessionKind, SessionMsg};
+use crate::stream::{Priming, StreamSender};
+
+/// JSON-RPC "Method not found".
+const METHOD_NOT_FOUND: i64 = -32601;
+/// Margin over the probe's own deadline for a request waiting on the verdict.
+const VERDICT_MARGIN: Duration = Duration::from_secs(5);
+
+/// The modern leg's entry.
+#[derive(Clone)]
+pub struct ModernFront(Arc<FrontShared>);
+
+struct FrontShared {
+    config: Config,
+    /// The command's era, once known.
+    era: watch::Receiver<Option<ChildEra>>,
+    translated: ChildPool,
+    passthrough: ChildPool,
+    /// Ids (and progress tokens) the proxy gives modern requests on shared children.
+    next_id: AtomicU64,
+    metrics: Arc<ProxyMetrics>,
+    /// Set when the proxy begins to shut down.
+    draining: Arc<AtomicBool>,
+}
+
+impl ModernFront {
+    /// Starts the modern leg: the era probe (with `--child-era auto`) and, when translating,
+    /// the warm-up of the pool, both in the background.
+    pub fn start(
+        config: &Config,
+        router: ractor::ActorRef<RouterMsg>,
+        index: Arc<SessionIndex>,
+        metrics: Arc<ProxyMetrics>,
+        draining: Arc<AtomicBool>,
+    ) -> ModernFront {
+        let modern = config.modern.clone();
+        let max_inflight = config.session.max_inflight;
+        let pool = |kind| {
+            ChildPool::new(
+                kind,
+                router.clone(),
+                index.clone(),
+                modern.clone(),
+                max_inflight,
+                metrics.clone(),
+            )
+        };
+        let (verdict, era) = watch::channel(None);
+        let front = ModernFront(Arc::new(FrontShared {
+            config: config.clone(),
+            era,
+            translated: pool(SessionKind::Translated),
+            passthrough: pool(SessionKind::Passthrough),
+            next_id: AtomicU64::new(1),
+            metrics,
+            draining,
+        }));
+        if modern.mode != ModernMode::Off {
+            let starting = front.clone();
+            tokio::spawn(async move {
+                let era = starting.find_era().await;
+                verdict.send_replace(Some(era));
+                if era == ChildEra::Legacy && starting.0.config.modern.mode == ModernMode::Translate
+                {
+                    starting.keep_translated_warm();
+                }
+            });
+        }
+        front
+    }
+
+    /// The command's era: as configured, or probed once.
+    async fn find_era(&self) -> ChildEra {
+        let modern = &self.0.config.modern;
+        match modern.child_era {
+            ChildEraSetting::Legacy => ChildEra::Legacy,
+            ChildEraSetting::Modern => ChildEra::Modern,
+            ChildEraSetting::Auto => {
+                let session = &self.0.config.session;
+                let verdict =
+                    probe_child_era(&session.command, modern.probe_timeout, session.kill_grace)
+                        .await;
+                self.0.metrics.era.probed(verdict.era.label(), verdict.reason.label());
+                tracing::info!(era = verdict.era.label(), reason = %verdict.reason, command = %session.command.display(), "probed the MCP server's protocol era (server/discover)");
+                verdict.era
+            }
+        }
+    }
+
+    /// Which pools serve modern requests, and how many children they hold, for metrics:
+    /// `(child era, ready, starting)` per pool.
+    pub fn pool_counts(&self) -> [(&'static str, usize, usize); 2] {
+        let (ready, starting) = self.0.translated.counts();
+        let (modern_ready, modern_starting) = self.0.passthrough.counts();
+        [("legacy", ready, starting), ("modern", modern_ready, modern_starting)]
+    }
+
+    fn keep_translated_warm(&self) {
+        let none = json!({});
+        let key = partition_key(&none);
+        self.0
+            .translated
+            .keep_warm(&key, &none, self.0.config.modern.pool_min);
+    }
+
+    /// Serves one POST classified as modern, whose body parsed into `frame`.
+    pub async fn serve(&self, headers: &HeaderMap, mut frame: Frame) -> Response {
+        self.0.metrics.era.request(RequestEra::Modern);
+        let client_id = frame.id().cloned().unwrap_or(Value::Null);
+        let modern = &self.0.config.modern;
+        if modern.mode == ModernMode::Off {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                client_id,
+                INVALID_REQUEST,
+                "this proxy does not serve MCP 2026-07-28 requests (--modern off); open a session with initialize",
+            );
+        }
+        let call = match admit(headers, &frame, &[MODERN_VERSION]) {
+            Err(refusal) => return refusal.into_response(),
+            // Notifications have no meaning on the modern transport over HTTP; a posted
+            // cancellation must not cancel another caller's request by id.
+            Ok(Admitted::Notification) => return StatusCode::ACCEPTED.into_response(),
+            Ok(Admitted::Request(call)) => call,
+        };
+        if call.method == "subscriptions/listen" {
+            return refuse(
+                StatusCode::NOT_FOUND,
+                client_id,
+                METHOD_NOT_FOUND,
+                "subscriptions/listen is not served by this proxy yet",
+            );
+        }
+        let is_discover = call.method == "server/discover";
+        // A 5xx would end a TypeScript client's era negotiation instead of letting it fall back.
+        let unavailable = if is_discover {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
+        if self.0.draining.load(Ordering::Relaxed) {
+            return with_retry_after(refuse(
+                unavailable,
+                client_id,
+                INTERNAL_ERROR,
+                "the proxy is shutting down; retry on another instance",
+            ));
+        }
+        let pool = match self.era().await {
+            ChildEra::Modern => &self.0.passthrough,
+            ChildEra::Legacy if modern.mode == ModernMode::Translate => &self.0.translated,
+            ChildEra::Legacy => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    client_id,
+                    INVALID_REQUEST,
+                    "this MCP server speaks only the 2025 protocol revisions: open a session with initialize (the operator can serve 2026-07-28 clients from it with --modern translate)",
+                );
+            }
+        };
+        let translate = pool.kind() == SessionKind::Translated;
+        if translate {
+            self.keep_translated_warm();
+            if is_discover {
+                return self.discover(client_id).await;
+            }
+        }
+        let key = if translate {
+            let mut key = partition_key(&call.capabilities);
+            if let Some(name) = &modern.partition_header {
+                key.push('|');
+                key.push_str(headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or(""));
+            }
+            key
+        } else {
+            String::new()
+        };
+        let lease = match pool.lease(&key, &call.capabilities).await {
+            Ok(lease) => lease,
+            Err(err @ LeaseError::Exhausted) => {
+                self.0.metrics.era.lease(false);
+                return with_retry_after(refuse(
+                    unavailable,
+                    client_id,
+                    INTERNAL_ERROR,
+                    &err.to_string(),
+                ));
+            }
+            Err(err @ LeaseError::Unavailable(_)) => {
+                self.0.metrics.era.lease(false);
+                let status = if is_discover {
+                    StatusCode::BAD_REQUEST
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                return refuse(status, client_id, INTERNAL_ERROR, &err.to_string());
+            }
+        };
+        self.0.metrics.era.lease(true);
+        let number = self.0.next_id.fetch_add(1, Ordering::Relaxed);
+        let proxy_id = Value::from(number);
+        let progress = call.progress_token.clone().map(|original| {
+            let ours = Value::from(format!("hyper-mcp-proxy-{number}"));
+            rewrite_progress_token(&mut frame, ours.clone());
+            (original, ours)
+        });
+        if translate {
+            strip_envelope(&mut frame);
+        }
+        frame.replace_id(proxy_id.clone());
+        let entry = lease.child().entry.clone();
+        let server_info = lease
+            .child()
+            .initialize_result
+            .as_ref()
+            .and_then(|result| result.get("serverInfo").cloned());
+        let (Some(permit), Ok(charge)) = (
+            entry.inbox.try_reserve(),
+            entry.budgets.to_child.try_charge(frame.size_hint()),
+        ) else {
+            return with_retry_after(refuse(
+                unavailable,
+                client_id,
+                INTERNAL_ERROR,
+                "the pooled MCP server child is too busy (mailbox or byte budget full); retry shortly",
+            ));
+        };
+        let (stream, rx) = StreamSender::open(
+            entry.streams.next(),
+            self.0.config.session.stream_capacity,
+            Priming::None,
+        );
+        let plan = CallPlan {
+            client_id: client_id.clone(),
+            proxy_id,
+            progress,
+            method: call.method,
+            translate,
+            server_info,
+        };
+        let sent = entry.actor.cast(SessionMsg::Request {
+            frame,
+            stream,
+            permit,
+            charge,
+        });
+        if sent.is_err() {
+            return with_retry_after(refuse(
+                unavailable,
+                client_id,
+                INTERNAL_ERROR,
+                "the pooled MCP server session ended; retry",
+            ));
+        }
+        let delivery = Delivery {
+            sse_after: self.0.config.sse_after,
+            keepalive: self.0.config.sse_keepalive,
+            gauge: self.0.metrics.sse_stream_gauge(false),
+        };
+        respond(ModernCall::new(rx, plan, lease), delivery, client_id).await
+    }
+
+    /// The command's era, waiting (bounded) for the probe; a probe that never ends counts as
+    /// legacy, like a silent child.
+    async fn era(&self) -> ChildEra {
+        let mut era = self.0.era.clone();
+        let wait = self.0.config.modern.probe_timeout + VERDICT_MARGIN;
+        match tokio::time::timeout(wait, era.wait_for(Option::is_some)).await {
+            Ok(Ok(known)) => known.unwrap_or(ChildEra::Legacy),
+            _ => ChildEra::Legacy,
+        }
+    }
+
+    /// `server/discover` for a legacy-only child: built from a warm child's `InitializeResult`,
+    /// without a lease (it must answer while every child is busy).
+    async fn discover(&self, client_id: Value) -> Response {
+        let wait = self.0.config.modern.lease_wait;
+        match self.0.translated.initialize_result(wait).await {
+            Some(result) => {
+                let answer = Frame::response(client_id, discover_result(&result, &[MODERN_VERSION]));
+                json_response(StatusCode::OK, answer.to_bytes())
+            }
+            None => refuse(
+                StatusCode::BAD_REQUEST,
+                client_id,
+                INTERNAL_ERROR,
+                "the MCP server has not started (or cannot start): no pooled child has answered initialize yet; retry, or open a session with initialize",
+            ),
+        }
+    }
+}
+
+/// A JSON-RPC error answer under the request's id.
+fn refuse(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
+    json_response(status, Frame::error_response(id, code, message, None).to_bytes())
+}
+
+fn with_retry_after(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}

@@ -1,0 +1,150 @@
+//! How a modern call is answered over HTTP: JSON when the answer comes first, an SSE stream
+//! when a notification for the caller (progress) comes first or nothing came within
+//! `--sse-after`. A modern stream is not resumable, so its events carry no `id:` line (a
+//! client that sees ids would try to resume with `Last-Event-ID`); idle streams get `:`
+//! keep-alive comments, which is also how a vanished client is noticed (the write fails, the
+//! body is dropped, and the call cancels itself).
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt as _;
+use prometheus_client::metrics::gauge::Gauge;
+use serde_json::Value;
+
+use super::call::{CallStep, ModernCall};
+use crate::frame::{Frame, INTERNAL_ERROR};
+
+const KEEPALIVE: &[u8] = b": keep-alive\n\n";
+
+/// How the answer to a modern call may be sent.
+pub struct Delivery {
+    /// A call with no answer yet after this long is answered with SSE.
+    pub sse_after: Option<Duration>,
+    /// Keep-alive period of an SSE answer.
+    pub keepalive: Option<Duration>,
+    /// The open-SSE-streams gauge.
+    pub gauge: Gauge,
+}
+
+/// Drives `call` to its HTTP answer.
+pub async fn respond(mut call: ModernCall, delivery: Delivery, client_id: Value) -> Response {
+    let first = match delivery.sse_after {
+        Some(after) => match tokio::time::timeout(after, call.next()).await {
+            Ok(step) => Some(step),
+            Err(_slow) => None,
+        },
+        None => Some(call.next().await),
+    };
+    match first {
+        Some(Some(CallStep::Answer(status, body))) => json(status, body),
+        Some(Some(CallStep::Event(event))) => sse(call, delivery, Some(event), client_id),
+        None => sse(call, delivery, None, client_id),
+        Some(None) => ended(client_id),
+    }
+}
+
+/// The answer as one JSON body.
+pub fn json(status: StatusCode, body: Bytes) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// The session ended without an answer (torn down mid-call): a retryable error, never an
+/// empty answer.
+fn ended(client_id: Value) -> Response {
+    let mut response = json(StatusCode::SERVICE_UNAVAILABLE, ended_body(client_id));
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+fn ended_body(client_id: Value) -> Bytes {
+    Frame::error_response(
+        client_id,
+        INTERNAL_ERROR,
+        "the MCP server session serving this request ended before answering; retry",
+        None,
+    )
+    .to_bytes()
+}
+
+/// State of an SSE answer's body.
+struct SseCall {
+    call: ModernCall,
+    keepalive: Option<Duration>,
+    /// Set once the answer (or the end) was written.
+    done: bool,
+    client_id: Value,
+    gauge: Gauge,
+}
+
+impl Drop for SseCall {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+fn event_chunk(data: &[u8]) -> Bytes {
+    let mut chunk = Vec::with_capacity(data.len() + 8);
+    chunk.extend_from_slice(b"data: ");
+    chunk.extend_from_slice(data);
+    chunk.extend_from_slice(b"\n\n");
+    Bytes::from(chunk)
+}
+
+/// The answer as an SSE stream: `first` (or a keep-alive comment when there is nothing yet),
+/// then every later step until the answer.
+fn sse(call: ModernCall, delivery: Delivery, first: Option<Bytes>, client_id: Value) -> Response {
+    delivery.gauge.inc();
+    let opening = match first {
+        Some(event) => event_chunk(&event),
+        None => Bytes::from_static(KEEPALIVE),
+    };
+    let state = SseCall {
+        call,
+        keepalive: delivery.keepalive,
+        done: false,
+        client_id,
+        gauge: delivery.gauge,
+    };
+    let rest = futures_util::stream::unfold(state, |mut state| async move {
+        if state.done {
+            return None;
+        }
+        let step = match state.keepalive {
+            Some(period) => match tokio::time::timeout(period, state.call.next()).await {
+                Ok(step) => step,
+                Err(_idle) => return Some((Ok(Bytes::from_static(KEEPALIVE)), state)),
+            },
+            None => state.call.next().await,
+        };
+        let chunk = match step {
+            Some(CallStep::Event(event)) => event_chunk(&event),
+            Some(CallStep::Answer(_, body)) => {
+                state.done = true;
+                event_chunk(&body)
+            }
+            None => {
+                state.done = true;
+                event_chunk(&ended_body(state.client_id.clone()))
+            }
+        };
+        Some((Ok::<Bytes, std::io::Error>(chunk), state))
+    });
+    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(opening) })
+        .chain(rest);
+    let mut response = Response::new(Body::from_stream(stream));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
