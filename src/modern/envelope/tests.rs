@@ -35,7 +35,8 @@ fn strip_envelope_drops_the_meta_it_emptied_and_nothing_else() {
         r#"{"jsonrpc":"2.0","id":"server-discover-probe-1","method":"server/discover","params":{}}"#
     );
 
-    let already_empty = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{},"cursor":"c"}}"#;
+    let already_empty =
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{},"cursor":"c"}}"#;
     let mut untouched = frame(already_empty);
     strip_envelope(&mut untouched);
     assert_eq!(text(&untouched), already_empty);
@@ -61,7 +62,8 @@ fn rewrite_progress_token_swaps_in_place_and_returns_the_original() {
         Some("123456789012345678901234567890".to_string())
     );
 
-    let without = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":{"a":1},"name":"t"}}"#;
+    let without =
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"_meta":{"a":1},"name":"t"}}"#;
     let mut request = frame(without);
     assert_eq!(rewrite_progress_token(&mut request, json!("proxy-8")), None);
     assert_eq!(text(&request), without);
