@@ -17,6 +17,9 @@ const GRACE: Duration = Duration::from_millis(100);
 /// How long a condition checked by polling may take.
 const POLL_DEADLINE: Duration = Duration::from_secs(5);
 
+/// Exits once a descendant recorded in `$3` has left the fixture's process group.
+const AFTER_ESCAPE: &str = r#"while [ ! -s "$3" ]; do sleep 0.01; done; exit 0"#;
+
 /// A dual-era server's answer to the probe.
 const MODERN_ANSWER: &str = r#"{"jsonrpc":"2.0","id":"hyper-mcp-proxy-era-probe","result":{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"tools":{}},"ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"fixture","version":"1.0"}}}}"#;
 
@@ -46,7 +49,13 @@ impl Scratch {
         self.dir.join("request")
     }
 
-    /// `sh -c script` that first writes its pid to the pid file; `$2` is the request file.
+    /// Where a fixture records the pid of a descendant that escaped its process group.
+    fn escaped_file(&self) -> PathBuf {
+        self.dir.join("escaped")
+    }
+
+    /// `sh -c script` that first writes its pid to the pid file; `$2` is the request file,
+    /// `$3` the escaped descendant's pid file.
     fn fixture(&self, script: &str) -> CommandSpec {
         CommandSpec {
             program: PathBuf::from("sh"),
@@ -56,23 +65,14 @@ impl Scratch {
                 "sh".into(),
                 self.pid_file().display().to_string(),
                 self.request_file().display().to_string(),
+                self.escaped_file().display().to_string(),
             ],
         }
     }
 
     /// The fixture's pid, once it has written it.
     async fn pid(&self) -> i32 {
-        let path = self.pid_file();
-        let deadline = Instant::now() + POLL_DEADLINE;
-        loop {
-            if let Ok(text) = std::fs::read_to_string(&path)
-                && let Ok(pid) = text.trim().parse()
-            {
-                return pid;
-            }
-            assert!(Instant::now() < deadline, "the fixture wrote no pid");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        read_pid(self.pid_file()).await
     }
 
     /// Asserts that the fixture's process no longer exists: not running, not a zombie.
@@ -92,6 +92,32 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The pid in `path`, once a fixture has written it.
+async fn read_pid(path: PathBuf) -> i32 {
+    let deadline = Instant::now() + POLL_DEADLINE;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&path)
+            && let Ok(pid) = text.trim().parse()
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no pid in {}", path.display());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// SIGKILLs a process that left the probe child's group (which the probe cannot reach).
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe {
+            libc::kill(self.0, libc::SIGKILL);
+        }
     }
 }
 
@@ -200,6 +226,31 @@ async fn an_answer_written_just_before_exiting_still_counts() {
     let command = scratch.fixture(&format!("read -r request; printf '%s\\n' '{MODERN_ANSWER}'; exit 0"));
     let verdict = probe_child_era(&command, ANSWER_TIMEOUT, GRACE).await;
     assert_eq!(verdict, modern());
+    scratch.assert_child_gone().await;
+}
+
+#[tokio::test]
+async fn an_answer_arriving_after_the_child_exited_still_counts() {
+    let scratch = Scratch::new("answer-after-exit");
+    // A descendant outside the group keeps stdout open and answers once the leader is reaped.
+    // The leader exits only after the descendant has left its group, which the exit sweeps.
+    let command = scratch.fixture(&format!(
+        "setsid sh -c 'echo $$ > \"$2\"; while kill -0 \"$0\" 2>/dev/null; do sleep 0.01; done; printf \"%s\\n\" \"$1\"' $$ '{MODERN_ANSWER}' \"$3\" & {AFTER_ESCAPE}"
+    ));
+    let verdict = probe_child_era(&command, ANSWER_TIMEOUT, GRACE).await;
+    assert_eq!(verdict, modern());
+    scratch.assert_child_gone().await;
+}
+
+#[tokio::test]
+async fn an_exited_child_whose_stdout_stays_open_is_legacy_exited_at_the_deadline() {
+    let scratch = Scratch::new("exit-stdout-held");
+    let command = scratch.fixture(&format!(
+        "setsid sh -c 'echo $$ > \"$0\"; exec sleep 1000' \"$3\" & {AFTER_ESCAPE}"
+    ));
+    let verdict = probe_child_era(&command, SILENCE_TIMEOUT, GRACE).await;
+    let _escaped = KillOnDrop(read_pid(scratch.escaped_file()).await);
+    assert_eq!(verdict, legacy(ProbeReason::Exited));
     scratch.assert_child_gone().await;
 }
 
