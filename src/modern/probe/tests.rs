@@ -223,7 +223,9 @@ async fn noise_notifications_and_other_messages_before_the_answer_are_skipped() 
 #[tokio::test]
 async fn an_answer_written_just_before_exiting_still_counts() {
     let scratch = Scratch::new("answer-then-exit");
-    let command = scratch.fixture(&format!("read -r request; printf '%s\\n' '{MODERN_ANSWER}'; exit 0"));
+    let command = scratch.fixture(&format!(
+        "read -r request; printf '%s\\n' '{MODERN_ANSWER}'; exit 0"
+    ));
     let verdict = probe_child_era(&command, ANSWER_TIMEOUT, GRACE).await;
     assert_eq!(verdict, modern());
     scratch.assert_child_gone().await;
@@ -289,7 +291,10 @@ async fn a_child_ignoring_sigterm_is_killed_after_the_probe() {
     let took = started.elapsed();
     assert_eq!(verdict, legacy(ProbeReason::TimedOut));
     // Stdin closed, a grace period, SIGTERM (ignored), a grace period, SIGKILL.
-    assert!(took >= SILENCE_TIMEOUT + 2 * GRACE, "returned after {took:?}");
+    assert!(
+        took >= SILENCE_TIMEOUT + 2 * GRACE,
+        "returned after {took:?}"
+    );
     scratch.assert_child_gone().await;
 }
 
