@@ -10,15 +10,15 @@ use common::{Proxy, eventually_async, http_get, tool_text};
 use serde_json::{Value, json};
 
 async fn pooled(proxy: &Proxy) -> Vec<Value> {
-    let (status, _, body) = http_get(&proxy.addr, "/sessions").await;
-    assert_eq!(status, 200);
+    let (status, _, body) = http_get(&proxy.metrics_addr().await, "/sessions").await;
+    assert_eq!(status, 200, "{body}");
     let listed: Value = serde_json::from_str(&body).unwrap();
     listed["pooled"].as_array().cloned().unwrap_or_default()
 }
 
 #[tokio::test]
 async fn the_probe_finds_a_modern_child_and_requests_pass_through() {
-    let proxy = Proxy::demo();
+    let proxy = Proxy::start(&["--metrics-addr", "127.0.0.1:0"], &[]);
     let client = proxy.client();
     let answer = client.modern(1, "server/discover", json!({})).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
@@ -63,7 +63,7 @@ async fn the_probe_finds_a_modern_child_and_requests_pass_through() {
 
 #[tokio::test]
 async fn progress_tokens_and_ids_are_restored_for_each_caller() {
-    let proxy = Proxy::demo();
+    let proxy = Proxy::start(&["--metrics-addr", "127.0.0.1:0"], &[]);
     let calls = (0..4).map(|n| {
         let client = proxy.client();
         tokio::spawn(async move {
@@ -95,7 +95,7 @@ async fn progress_tokens_and_ids_are_restored_for_each_caller() {
 
 #[tokio::test]
 async fn a_crashed_child_fails_its_call_and_the_next_call_works() {
-    let proxy = Proxy::demo();
+    let proxy = Proxy::start(&["--metrics-addr", "127.0.0.1:0"], &[]);
     let client = proxy.client();
     let before = client.modern_call(1, "pid", json!({})).await;
     let crashed = client
@@ -123,7 +123,7 @@ async fn a_crashed_child_fails_its_call_and_the_next_call_works() {
 
 #[tokio::test]
 async fn legacy_sessions_keep_their_own_children_beside_the_pool() {
-    let proxy = Proxy::demo();
+    let proxy = Proxy::start(&["--metrics-addr", "127.0.0.1:0"], &[]);
     let client = proxy.client();
     let modern = client.modern_call(1, "pid", json!({})).await;
     let session = common::session(&proxy).await;

@@ -10,7 +10,14 @@ use common::modern::{MODERN, modern_headers, modern_request};
 use common::{Proxy, eventually_async, http_get, tool_text};
 use serde_json::{Value, json};
 
-const TRANSLATE: [&str; 4] = ["--modern", "translate", "--child-era", "legacy"];
+const TRANSLATE: [&str; 6] = [
+    "--modern",
+    "translate",
+    "--child-era",
+    "legacy",
+    "--metrics-addr",
+    "127.0.0.1:0",
+];
 
 fn translating(extra: &[&str]) -> Proxy {
     let mut args = TRANSLATE.to_vec();
@@ -20,8 +27,8 @@ fn translating(extra: &[&str]) -> Proxy {
 
 /// The pooled children listed by `/sessions`.
 async fn pooled(proxy: &Proxy) -> Vec<Value> {
-    let (status, _, body) = http_get(&proxy.addr, "/sessions").await;
-    assert_eq!(status, 200);
+    let (status, _, body) = http_get(&proxy.metrics_addr().await, "/sessions").await;
+    assert_eq!(status, 200, "{body}");
     let listed: Value = serde_json::from_str(&body).unwrap();
     listed["pooled"].as_array().cloned().unwrap_or_default()
 }
@@ -98,9 +105,14 @@ async fn errors_get_the_modern_codes_and_statuses() {
     let unknown = client.modern(2, "demo/unknown", json!({})).await;
     assert_eq!(unknown.status, 404, "{}", unknown.body);
     assert_eq!(unknown.last()["error"]["code"], json!(-32601));
-    let failed = client.modern(3, "tools/call", json!({"name": "fail", "arguments": {}})).await;
+    // Other codes are answered 200, their code and data untouched.
+    let failed = client
+        .modern(3, "tools/call", json!({"name": "fail", "arguments": {"code": -32050, "message": "nope", "data": {"why": "x"}}}))
+        .await;
     assert_eq!(failed.status, 200, "{}", failed.body);
     assert_eq!(failed.last()["id"], json!(3));
+    assert_eq!(failed.last()["error"]["code"], json!(-32050));
+    assert_eq!(failed.last()["error"]["data"], json!({"why": "x"}));
 }
 
 #[tokio::test]
@@ -141,7 +153,7 @@ async fn progress_reaches_the_caller_under_its_own_token() {
     );
     let answer = client.post_modern(&message).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(answer.content_type().starts_with("text/event-stream"));
+    assert!(answer.content_type().starts_with("text/event-stream"), "{}", answer.body);
     // A modern stream is not resumable: no event ids.
     assert!(!answer.body.contains("\nid:") && !answer.body.starts_with("id:"), "{}", answer.body);
     let progress: Vec<&Value> = answer
@@ -219,7 +231,7 @@ async fn an_exhausted_pool_answers_503_with_retry_after() {
     });
     // Wait until the slow call holds the only slot.
     eventually_async("the slow call is in flight", || async {
-        let (_, _, body) = http_get(&proxy.addr, "/sessions").await;
+        let (_, _, body) = http_get(&proxy.metrics_addr().await, "/sessions").await;
         let listed: Value = serde_json::from_str(&body).unwrap();
         listed["pooled"][0]["inflight_requests"] == json!(1)
     })
@@ -235,7 +247,7 @@ async fn an_exhausted_pool_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn auto_mode_refuses_a_legacy_child_so_clients_fall_back() {
-    let proxy = Proxy::start(&["--child-era", "legacy"], &[]);
+    let proxy = Proxy::start(&["--child-era", "legacy", "--metrics-addr", "127.0.0.1:0"], &[]);
     let client = proxy.client();
     let answer = client.modern(1, "server/discover", json!({})).await;
     assert_eq!(answer.status, 400, "{}", answer.body);

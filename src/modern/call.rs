@@ -75,11 +75,6 @@ impl ModernCall {
         }
     }
 
-    /// Whether the answer was handed over (a dropped call is then not a cancellation).
-    pub fn answered(&self) -> bool {
-        self.lease.is_none()
-    }
-
     fn sort(&mut self, event: StreamEvent) -> Option<CallStep> {
         let StreamEvent { payload, end, .. } = event;
         let mut frame = match Frame::parse(&payload) {
@@ -106,7 +101,9 @@ impl ModernCall {
             }
             FrameKind::Notification if frame.method() == Some("notifications/progress") => {
                 let (original, ours) = self.plan.progress.as_ref()?;
-                if frame.progress_token() != Some(ours) {
+                // A notification names its token in `params`, not in `params._meta`.
+                let token = frame.params().and_then(|params| params.get("progressToken"));
+                if token != Some(ours) {
                     return None;
                 }
                 restore_progress_token(&mut frame, original.clone());

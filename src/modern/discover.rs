@@ -1,12 +1,6 @@
 //! The proxy's answer to `server/discover` on behalf of a legacy-only child, built from the
 //! `InitializeResult` of one of its warm children (modern-era.md §1.4, §3.3).
 
-// Pure functions for the modern front, which does not call them yet. `expect`, not `allow`: once
-// everything here is wired the expectation goes unfulfilled and asks for this line's removal.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "not yet called by the modern front")
-)]
 
 use serde_json::{Map, Value};
 

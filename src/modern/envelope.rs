@@ -5,12 +5,6 @@
 //! Frames are edited in place: fields a function does not name keep their position, spelling
 //! and value, because the proxy never types an MCP message.
 
-// Pure functions for the modern front, which does not call them yet. `expect`, not `allow`: once
-// everything here is wired the expectation goes unfulfilled and asks for this line's removal.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "not yet called by the modern front")
-)]
 
 use axum::http::StatusCode;
 use rmcp::model::ErrorCode;

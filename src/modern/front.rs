@@ -22,9 +22,9 @@ use tokio::sync::watch;
 
 use super::MODERN_VERSION;
 use super::call::{CallPlan, ModernCall};
-use super::envelope::{
-    discover_result, partition_key, rewrite_progress_token, strip_envelope,
-};
+use super::client_capabilities::partition_key;
+use super::discover::discover_result;
+use super::envelope::{rewrite_progress_token, strip_envelope};
 use super::ladder::{Admitted, admit};
 use super::pool::{ChildPool, LeaseError};
 use super::probe::{ChildEra, probe_child_era};
@@ -120,14 +120,6 @@ impl ModernFront {
                 verdict.era
             }
         }
-    }
-
-    /// Which pools serve modern requests, and how many children they hold, for metrics:
-    /// `(child era, ready, starting)` per pool.
-    pub fn pool_counts(&self) -> [(&'static str, usize, usize); 2] {
-        let (ready, starting) = self.0.translated.counts();
-        let (modern_ready, modern_starting) = self.0.passthrough.counts();
-        [("legacy", ready, starting), ("modern", modern_ready, modern_starting)]
     }
 
     fn keep_translated_warm(&self) {

@@ -15,7 +15,7 @@
 //! limit, failed start) is dropped from its partition and replaced on demand.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -194,21 +194,6 @@ impl ChildPool {
             .await
             .ok()
             .and_then(|result| result.ok().and_then(|value| value.clone()))
-    }
-
-    /// The `serverInfo` of the first translated child, if one has started.
-    pub fn server_info(&self) -> Option<Value> {
-        self.0.initialized.borrow().as_ref().and_then(|result| {
-            result.get("serverInfo").cloned()
-        })
-    }
-
-    /// Children per state, for the `modern_pool_children` gauge: (ready, starting).
-    pub fn counts(&self) -> (usize, usize) {
-        let partitions = self.partitions();
-        partitions.values().fold((0, 0), |(ready, starting), partition| {
-            (ready + partition.children.len(), starting + partition.starting)
-        })
     }
 
     fn partitions(&self) -> MutexGuard<'_, HashMap<String, Partition>> {

@@ -17,15 +17,6 @@
 //! escalation (stdin closed, SIGTERM, SIGKILL, each after `kill_grace`); if the probe future
 //! is dropped instead, dropping the `ManagedProcess` kills the group and the watcher reaps it.
 
-// Nothing calls the probe until the modern front is wired in; the expectation then fails the
-// build, which is the reminder to delete this line.
-#![cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the modern front that calls the probe is not wired yet"
-    )
-)]
 
 use std::convert::Infallible;
 use std::fmt;
