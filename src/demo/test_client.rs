@@ -46,6 +46,19 @@ impl Client {
             .await;
     }
 
+    /// Sends a 2026-07-28 request: `params` (an object) with the envelope added to its `_meta`,
+    /// declaring `capabilities`.
+    pub async fn modern_request(
+        &mut self,
+        id: i64,
+        method: &str,
+        params: Value,
+        capabilities: Value,
+    ) {
+        self.request(id, method, enveloped(params, capabilities))
+            .await;
+    }
+
     pub async fn call_tool(&mut self, id: i64, name: &str, arguments: Value) {
         self.request(
             id,
@@ -87,6 +100,19 @@ impl Client {
             .expect("read");
         rest.lines().map(str::to_owned).collect()
     }
+}
+
+/// `params` with the 2026-07-28 envelope declaring `capabilities` added to its `_meta`.
+pub fn enveloped(mut params: Value, capabilities: Value) -> Value {
+    let meta = params
+        .as_object_mut()
+        .expect("params object")
+        .entry("_meta")
+        .or_insert_with(|| json!({}));
+    meta["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
+    meta["io.modelcontextprotocol/clientCapabilities"] = capabilities;
+    meta["io.modelcontextprotocol/clientInfo"] = json!({"name": "demo-test", "version": "0"});
+    params
 }
 
 pub fn text_result(id: i64, text: &str) -> Value {
