@@ -27,6 +27,8 @@ mod era;
 mod error;
 mod in_flight;
 mod input_required;
+#[cfg(test)]
+mod input_required_tests;
 mod logging;
 mod modern;
 #[cfg(test)]

@@ -122,3 +122,25 @@ pub fn text_result(id: i64, text: &str) -> Value {
 pub fn error_reply(id: Value, code: i64, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
 }
+
+/// The `_meta` of every modern result: the demo's `serverInfo`.
+pub fn server_info_meta() -> Value {
+    json!({ "io.modelcontextprotocol/serverInfo": { "name": "hyper-mcp-proxy-demo", "version": env!("CARGO_PKG_VERSION") } })
+}
+
+/// A complete modern tool result with one text item.
+pub fn modern_text_result(id: i64, text: &str) -> Value {
+    let mut reply = text_result(id, text);
+    reply["result"]["resultType"] = json!("complete");
+    reply["result"]["_meta"] = server_info_meta();
+    reply
+}
+
+pub fn error_with_data(id: i64, code: i64, message: &str, data: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message, "data": data } })
+}
+
+/// The demo's `requestState` for this JSON text.
+pub fn state_token(state: &str) -> String {
+    super::base64url::encode(state.as_bytes())
+}
