@@ -2,7 +2,7 @@
 //! modern (2026-07-28) behaviour, and the refusals of each era for the other's requests. The
 //! `input_required` rounds are in `input_required_tests.rs`.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::DemoOptions;
 use super::dispatch::INSTRUCTIONS;
