@@ -1,6 +1,6 @@
-//! Routing of client requests and notifications to their handlers, plus the
-//! small protocol-level handlers: `initialize`, `ping`, `logging/setLevel`,
-//! resource subscriptions, `demo/echo` and `notifications/cancelled`.
+//! Routing of client requests and notifications to their handlers (modern requests go on to
+//! `modern.rs`), plus the small protocol-level handlers: `initialize`, `ping`,
+//! `logging/setLevel`, resource subscriptions, `demo/echo` and `notifications/cancelled`.
 
 use serde_json::{Value, json};
 
@@ -8,6 +8,7 @@ use super::args::required_param_str;
 use super::catalog;
 use super::error::RpcError;
 use super::logging::LogLevel;
+use super::modern;
 use super::request::{Reply, RequestContext};
 use super::state::ServerState;
 use super::tool_list;
@@ -19,7 +20,7 @@ pub const SUPPORTED_PROTOCOL_VERSIONS: [&str; 4] =
 /// Answered when the client asks for a version not in the list.
 pub const LATEST_PROTOCOL_VERSION: &str = "2025-11-25";
 
-const INSTRUCTIONS: &str = "Demo MCP server bundled with hyper-mcp-proxy for tests and benchmarks; \
+pub const INSTRUCTIONS: &str = "Demo MCP server bundled with hyper-mcp-proxy for tests and benchmarks; \
                             call tools/list to see what it can do.";
 
 /// Answers one client request.
@@ -27,14 +28,17 @@ pub async fn handle_request(
     state: &ServerState,
     request: &RequestContext,
 ) -> Result<Reply, RpcError> {
+    if request.is_modern() {
+        return modern::handle_request(state, request).await;
+    }
     if request.method == "tools/call" {
         return tools::call(state, request).await;
     }
     answer(state, request).map(Reply::Result)
 }
 
-/// Answers one client request other than `tools/call`.
-fn answer(state: &ServerState, request: &RequestContext) -> Result<Value, RpcError> {
+/// Answers one client request other than `tools/call`, in the legacy shape.
+pub fn answer(state: &ServerState, request: &RequestContext) -> Result<Value, RpcError> {
     let params = request.params_or_null();
     match request.method.as_str() {
         "initialize" => Ok(initialize(state, params)),
@@ -95,9 +99,14 @@ fn initialize(state: &ServerState, params: &Value) -> Value {
             "completions": {},
             "logging": {},
         },
-        "serverInfo": { "name": "hyper-mcp-proxy-demo", "version": env!("CARGO_PKG_VERSION") },
+        "serverInfo": server_info(),
         "instructions": INSTRUCTIONS,
     })
+}
+
+/// `{name, version}` of the demo server, as `initialize` and modern results report it.
+pub fn server_info() -> Value {
+    json!({ "name": "hyper-mcp-proxy-demo", "version": env!("CARGO_PKG_VERSION") })
 }
 
 /// The forced version if any, else the client's if supported, else the latest.
@@ -151,6 +160,7 @@ mod tests {
             method: "tools/call".into(),
             params: Some(json!({"name": "sleep", "_meta": {"progressToken": 7}})),
             received_index: 0,
+            envelope: None,
         };
         assert_eq!(request.progress_token(), Some(&json!(7)));
         let request = RequestContext {

@@ -17,6 +17,10 @@ pub const INTERNAL_ERROR: i64 = -32603;
 pub const RESOURCE_NOT_FOUND: i64 = -32002;
 /// A request the demo server sent to the client was cancelled by the client.
 pub const REQUEST_CANCELLED: i64 = -32800;
+/// MCP 2026-07-28: the request needs a client capability its envelope did not declare.
+pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
+/// MCP 2026-07-28: the requested protocol version is not served here.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 
 /// A JSON-RPC error object.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

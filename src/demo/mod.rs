@@ -7,16 +7,32 @@
 //! awkward process behaviour (slow start, early exit, ignoring SIGTERM,
 //! lingering, stray grandchildren).
 //!
+//! Like the official SDKs' stdio servers it speaks both MCP eras, one per process: the first
+//! request pins the era (`era.rs`). A legacy process (2024-11-05 … 2025-11-25, `initialize`
+//! first) behaves as the demo always has; a modern one (2026-07-28, an envelope on every
+//! request) answers `server/discover`, completes every result (`modern.rs`) and asks the
+//! client for input with `input_required` results instead of requests (`input_required.rs`).
+//!
 //! This file owns the options and the serve loop: reading stdin line by line,
 //! spawning one task per request, and the orderly shutdown at EOF.
 
 mod args;
+mod asking;
+mod base64url;
 mod catalog;
 mod client_requests;
 mod dispatch;
+mod envelope;
+mod era;
 mod error;
 mod in_flight;
+mod input_required;
+#[cfg(test)]
+mod input_required_tests;
 mod logging;
+mod modern;
+#[cfg(test)]
+mod modern_tests;
 mod raw_answers;
 mod request;
 mod state;
@@ -171,13 +187,21 @@ async fn handle_line(state: &Arc<ServerState>, tracker: &TaskTracker, line: &[u8
     let received_index = state.record_received(line.trim_ascii());
     match wire::classify(message) {
         Ok(Incoming::Request { id, method, params }) => {
-            let request = RequestContext {
-                id,
-                method,
-                params,
-                received_index,
-            };
-            spawn_request(Arc::clone(state), tracker.token(), request);
+            // Admitted here, in arrival order, so the first request line pins the era even if a
+            // later one's task happens to run first.
+            match era::admit(&state.era, &method, params.as_ref()) {
+                Ok(envelope) => {
+                    let request = RequestContext {
+                        id,
+                        method,
+                        params,
+                        received_index,
+                        envelope,
+                    };
+                    spawn_request(Arc::clone(state), tracker.token(), request);
+                }
+                Err(refusal) => state.outbox.send(&wire::failure(id, &refusal)).await,
+            }
         }
         Ok(Incoming::Notification { method, params }) => {
             dispatch::handle_notification(state, &method, params.as_ref());

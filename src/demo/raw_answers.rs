@@ -31,6 +31,7 @@ pub async fn answer_and_exit(
     for number in 1..=logs {
         state
             .log(
+                request,
                 LogLevel::Info,
                 Value::from(format!("log {number} of {logs}")),
             )
@@ -38,7 +39,7 @@ pub async fn answer_and_exit(
     }
     let answer = wire::success(
         request.id.clone(),
-        text_result(ANSWER_AND_EXIT_TEXT.to_owned()),
+        request.era_result(text_result(ANSWER_AND_EXIT_TEXT.to_owned())),
     );
     state.outbox.send(&answer).await;
     state.outbox.flushed().await;
@@ -54,7 +55,7 @@ pub async fn invalid_utf8(
 ) -> Result<Reply, RpcError> {
     let answer = wire::success(
         request.id.clone(),
-        text_result(INVALID_UTF8_TEXT.to_owned()),
+        request.era_result(text_result(INVALID_UTF8_TEXT.to_owned())),
     );
     let mut line = serde_json::to_vec(&answer).map_err(|e| RpcError::internal(e.to_string()))?;
     let marker = line

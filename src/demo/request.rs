@@ -1,7 +1,11 @@
-//! What a demo handler is given (one client request) and what it gives back (a result to
-//! write, or the note that it wrote its answer itself).
+//! What a demo handler is given (one client request, with its era) and what it gives back (a
+//! result to write, or the note that it wrote its answer itself).
 
 use serde_json::{Value, json};
+
+use super::envelope::Envelope;
+use super::error::RpcError;
+use super::modern;
 
 static NULL: Value = Value::Null;
 
@@ -12,6 +16,8 @@ pub struct RequestContext {
     pub params: Option<Value>,
     /// Position of this request in the record of received messages.
     pub received_index: usize,
+    /// The checked 2026-07-28 envelope on a modern-pinned process; `None` on a legacy one.
+    pub envelope: Option<Envelope>,
 }
 
 impl RequestContext {
@@ -23,6 +29,22 @@ impl RequestContext {
     /// `params._meta.progressToken`, if the client asked for progress.
     pub fn progress_token(&self) -> Option<&Value> {
         self.params_or_null().get("_meta")?.get("progressToken")
+    }
+
+    /// Whether this request is served in the 2026-07-28 era.
+    pub fn is_modern(&self) -> bool {
+        self.envelope.is_some()
+    }
+
+    /// `result` as this request's era answers it: unchanged for legacy, completed with
+    /// `resultType` and the rest for modern. Only handlers that write their answer themselves
+    /// need this; the modern dispatcher completes every other result.
+    pub fn era_result(&self, result: Value) -> Value {
+        if self.is_modern() {
+            modern::complete_result(&self.method, result)
+        } else {
+            result
+        }
     }
 }
 
@@ -38,4 +60,14 @@ pub enum Reply {
 /// `{"content":[{"type":"text","text": text}]}`
 pub fn text_result(text: String) -> Value {
     json!({ "content": [{ "type": "text", "text": text }] })
+}
+
+/// A tool result that reports a failure of the tool itself (`isError`), not of the request.
+pub fn tool_error_result(text: String) -> Value {
+    json!({ "content": [{ "type": "text", "text": text }], "isError": true })
+}
+
+/// `value` as compact JSON text.
+pub fn json_text(value: &Value) -> Result<String, RpcError> {
+    serde_json::to_string(value).map_err(|cause| RpcError::internal(cause.to_string()))
 }

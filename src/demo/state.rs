@@ -1,7 +1,7 @@
-//! State shared by every request task of one demo server: the outbox, what
-//! the client declared at `initialize`, the log level, resource
-//! subscriptions, the record of received messages, and the registries of
-//! requests in flight in both directions.
+//! State shared by every request task of one demo server: the outbox, the era the first
+//! request pinned, what the client declared at `initialize`, the log level, resource
+//! subscriptions, the record of received messages, and the registries of requests in flight in
+//! both directions.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -9,15 +9,18 @@ use std::sync::Mutex;
 use serde_json::{Value, json};
 
 use super::client_requests::ClientRequests;
+use super::era::EraPin;
 use super::in_flight::InFlightRequests;
 use super::lock;
 use super::logging::LogLevel;
+use super::request::RequestContext;
 use super::wire::{self, Outbox};
 
 pub struct ServerState {
     pub outbox: Outbox,
     pub client_requests: ClientRequests,
     pub in_flight: InFlightRequests,
+    pub era: EraPin,
     /// `--protocol-version`: answer every `initialize` with this.
     pub forced_protocol_version: Option<String>,
     minimum_log_level: Mutex<LogLevel>,
@@ -35,6 +38,7 @@ impl ServerState {
             outbox,
             client_requests: ClientRequests::default(),
             in_flight: InFlightRequests::default(),
+            era: EraPin::default(),
             forced_protocol_version,
             minimum_log_level: Mutex::new(LogLevel::DEFAULT_MINIMUM),
             subscriptions: Mutex::default(),
@@ -102,11 +106,15 @@ impl ServerState {
         self.outbox.send(&wire::notification(method, params)).await;
     }
 
-    /// Sends `notifications/message` from logger `demo`, unless the client's
-    /// `logging/setLevel` filters `level` out. Returns whether it was sent.
-    pub async fn log(&self, level: LogLevel, data: Value) -> bool {
-        let minimum = *lock(&self.minimum_log_level);
-        if !level.passes(minimum) {
+    /// Sends `notifications/message` from logger `demo` while handling `request`, unless the
+    /// client filters `level` out: on a legacy process with `logging/setLevel`, on a modern one
+    /// with the request's own `logLevel` (none means no logs). Returns whether it was sent.
+    pub async fn log(&self, request: &RequestContext, level: LogLevel, data: Value) -> bool {
+        let minimum = match &request.envelope {
+            None => Some(*lock(&self.minimum_log_level)),
+            Some(envelope) => envelope.log_level,
+        };
+        if !minimum.is_some_and(|minimum| level.passes(minimum)) {
             return false;
         }
         let params = json!({ "level": level.as_str(), "logger": "demo", "data": data });

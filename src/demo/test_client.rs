@@ -46,6 +46,19 @@ impl Client {
             .await;
     }
 
+    /// Sends a 2026-07-28 request: `params` (an object) with the envelope added to its `_meta`,
+    /// declaring `capabilities`.
+    pub async fn modern_request(
+        &mut self,
+        id: i64,
+        method: &str,
+        params: Value,
+        capabilities: Value,
+    ) {
+        self.request(id, method, enveloped(params, capabilities))
+            .await;
+    }
+
     pub async fn call_tool(&mut self, id: i64, name: &str, arguments: Value) {
         self.request(
             id,
@@ -89,10 +102,45 @@ impl Client {
     }
 }
 
+/// `params` with the 2026-07-28 envelope declaring `capabilities` added to its `_meta`.
+pub fn enveloped(mut params: Value, capabilities: Value) -> Value {
+    let meta = params
+        .as_object_mut()
+        .expect("params object")
+        .entry("_meta")
+        .or_insert_with(|| json!({}));
+    meta["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
+    meta["io.modelcontextprotocol/clientCapabilities"] = capabilities;
+    meta["io.modelcontextprotocol/clientInfo"] = json!({"name": "demo-test", "version": "0"});
+    params
+}
+
 pub fn text_result(id: i64, text: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": {"content": [{"type": "text", "text": text}]}})
 }
 
 pub fn error_reply(id: Value, code: i64, message: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
+}
+
+/// The `_meta` of every modern result: the demo's `serverInfo`.
+pub fn server_info_meta() -> Value {
+    json!({ "io.modelcontextprotocol/serverInfo": { "name": "hyper-mcp-proxy-demo", "version": env!("CARGO_PKG_VERSION") } })
+}
+
+/// A complete modern tool result with one text item.
+pub fn modern_text_result(id: i64, text: &str) -> Value {
+    let mut reply = text_result(id, text);
+    reply["result"]["resultType"] = json!("complete");
+    reply["result"]["_meta"] = server_info_meta();
+    reply
+}
+
+pub fn error_with_data(id: i64, code: i64, message: &str, data: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message, "data": data } })
+}
+
+/// The demo's `requestState` for this JSON text.
+pub fn state_token(state: &str) -> String {
+    super::base64url::encode(state.as_bytes())
 }

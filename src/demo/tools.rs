@@ -1,5 +1,12 @@
 //! `tools/call`: what each demo tool does. The catalog `tools/list` shows
-//! lives in `tool_list.rs`; argument checking lives in `args.rs`.
+//! lives in `tool_list.rs`; argument checking lives in `args.rs`; the tools
+//! that need the client live in `asking.rs`.
+//!
+//! On a modern-pinned process a tool may send only notifications about its
+//! own request (progress, logs the request asked for, `notifications/demo/custom`):
+//! `ping_client` and `tick`, which cannot work so, answer a tool error (`isError`),
+//! and `notify` leaves out the list-changed and resource-updated notifications,
+//! which at 2026-07-28 belong to `subscriptions/listen`.
 
 use std::time::Duration;
 
@@ -8,10 +15,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
 use super::args::{ToolArguments, required_param_str};
+use super::asking;
 use super::error::RpcError;
 use super::logging::LogLevel;
 use super::raw_answers;
-use super::request::{Reply, RequestContext, text_result};
+use super::request::{Reply, RequestContext, json_text, text_result, tool_error_result};
 use super::state::ServerState;
 use super::tool_list;
 use super::wire;
@@ -34,14 +42,22 @@ pub async fn call(state: &ServerState, request: &RequestContext) -> Result<Reply
         "answer_and_exit" => raw_answers::answer_and_exit(state, request, &args).await?,
         "invalid_utf8" => return raw_answers::invalid_utf8(state, request).await,
         "broken_answer" => return raw_answers::broken_answer(state, request).await,
+        "sample" | "elicit" | "roots" => {
+            return asking::call(state, request, &args, name)
+                .await
+                .map(Reply::Result);
+        }
+        "ping_client" | "tick" if request.is_modern() => {
+            return Ok(Reply::Result(tool_error_result(format!(
+                "tool `{name}` needs what a 2026-07-28 server must not do \
+                 (a request to the client, or notifications after its request ended)"
+            ))));
+        }
         "tick" => tick(state, &args)?,
         "echo" => args.required_str("message")?.to_owned(),
         "add" => add(&args)?,
         "sleep" => sleep(state, request, &args).await?,
         "crash" => crash(&args)?,
-        "sample" => sample(state, &args).await?,
-        "elicit" => elicit(state, &args).await?,
-        "roots" => ask_client(state, "roots", "roots/list", None).await?,
         "ping_client" => {
             state
                 .client_requests
@@ -49,8 +65,8 @@ pub async fn call(state: &ServerState, request: &RequestContext) -> Result<Reply
                 .await?;
             "pong".to_owned()
         }
-        "notify" => notify(state).await,
-        "log" => log(state, &args).await?,
+        "notify" => notify(state, request).await,
+        "log" => log(state, request, &args).await?,
         "big" => big(&args)?,
         "fail" => return Err(fail(&args)?),
         "garbage" => {
@@ -70,10 +86,6 @@ pub async fn call(state: &ServerState, request: &RequestContext) -> Result<Reply
         }
     };
     Ok(Reply::Result(text_result(text)))
-}
-
-fn json_text(value: &Value) -> Result<String, RpcError> {
-    serde_json::to_string(value).map_err(|cause| RpcError::internal(cause.to_string()))
 }
 
 /// Integer operands (as their source text says) add exactly; anything else
@@ -145,63 +157,28 @@ fn crash(args: &ToolArguments<'_>) -> Result<String, RpcError> {
     std::process::exit(code)
 }
 
-async fn sample(state: &ServerState, args: &ToolArguments<'_>) -> Result<String, RpcError> {
-    let prompt = args.required_str("prompt")?;
-    let params = json!({
-        "messages": [{ "role": "user", "content": { "type": "text", "text": prompt } }],
-        "maxTokens": 100,
-    });
-    ask_client(state, "sampling", "sampling/createMessage", Some(params)).await
-}
-
-async fn elicit(state: &ServerState, args: &ToolArguments<'_>) -> Result<String, RpcError> {
-    let message = args.required_str("message")?;
-    let params = json!({
-        "message": message,
-        "requestedSchema": {
-            "type": "object",
-            "properties": { "name": { "type": "string" } },
-            "required": ["name"],
-        },
-    });
-    ask_client(state, "elicitation", "elicitation/create", Some(params)).await
-}
-
-/// Sends a request to the client and returns its result as JSON text; a
-/// client error comes back as the same JSON-RPC error.
-async fn ask_client(
-    state: &ServerState,
-    capability: &str,
-    method: &str,
-    params: Option<Value>,
-) -> Result<String, RpcError> {
-    if !state.client_declared(capability) {
-        eprintln!("demo server: client did not declare `{capability}`; sending {method} anyway");
-    }
-    let result = state
-        .client_requests
-        .call(&state.outbox, method, params)
-        .await?;
-    json_text(&result)
-}
-
-async fn notify(state: &ServerState) -> String {
-    for method in [
+async fn notify(state: &ServerState, request: &RequestContext) -> String {
+    let list_changed = [
         "notifications/tools/list_changed",
         "notifications/resources/list_changed",
         "notifications/prompts/list_changed",
-    ] {
-        state.notify(method, None).await;
+    ];
+    if !request.is_modern() {
+        for method in list_changed {
+            state.notify(method, None).await;
+        }
+        for uri in state.subscriptions() {
+            state
+                .notify(
+                    "notifications/resources/updated",
+                    Some(json!({ "uri": uri })),
+                )
+                .await;
+        }
     }
-    for uri in state.subscriptions() {
-        state
-            .notify(
-                "notifications/resources/updated",
-                Some(json!({ "uri": uri })),
-            )
-            .await;
-    }
-    state.log(LogLevel::Info, json!("notify called")).await;
+    state
+        .log(request, LogLevel::Info, json!("notify called"))
+        .await;
     state
         .notify(
             "notifications/demo/custom",
@@ -211,13 +188,17 @@ async fn notify(state: &ServerState) -> String {
     "notified".to_owned()
 }
 
-async fn log(state: &ServerState, args: &ToolArguments<'_>) -> Result<String, RpcError> {
+async fn log(
+    state: &ServerState,
+    request: &RequestContext,
+    args: &ToolArguments<'_>,
+) -> Result<String, RpcError> {
     let level_name = args.required_str("level")?;
     let level = LogLevel::parse(level_name).ok_or_else(|| {
         args.invalid(&format!("`level` must be one of {}", LogLevel::spellings()))
     })?;
     let message = args.required_str("message")?;
-    state.log(level, json!(message)).await;
+    state.log(request, level, json!(message)).await;
     Ok("logged".to_owned())
 }
 
