@@ -24,3 +24,23 @@ mod respond;
 
 /// The protocol revision the modern leg serves.
 pub const MODERN_VERSION: &str = "2026-07-28";
+
+/// `params._meta` key naming the request's protocol revision; its presence is what makes a
+/// body modern.
+pub const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
+/// `params._meta` key carrying the client's capabilities for this one request.
+pub const CLIENT_CAPABILITIES_META: &str = "io.modelcontextprotocol/clientCapabilities";
+/// `params._meta` key carrying the client's `Implementation` (name, version).
+pub const CLIENT_INFO_META: &str = "io.modelcontextprotocol/clientInfo";
+/// `params._meta` key carrying the log level this request opts in to (replaces `logging/setLevel`).
+pub const LOG_LEVEL_META: &str = "io.modelcontextprotocol/logLevel";
+
+/// Carries the request's protocol version on every modern POST. The header names are spelled as
+/// the spec spells them (lookups ignore case); rmcp has the same constants in
+/// `transport::common::http_header`, but only with its client or server feature, which this
+/// crate leaves off.
+pub const PROTOCOL_VERSION_HEADER: &str = "MCP-Protocol-Version";
+/// Mirrors the body's `method` on every modern request.
+pub const METHOD_HEADER: &str = "Mcp-Method";
+/// Mirrors `params.name` (`tools/call`, `prompts/get`) or `params.uri` (`resources/read`).
+pub const NAME_HEADER: &str = "Mcp-Name";
