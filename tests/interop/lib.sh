@@ -118,15 +118,19 @@ PROXY_NAMES=()             # start order
 start_proxy() {
   local name="$1" logfile="$2"
   shift 2
-  # The proxy also reads HYPER_MCP_PROXY_{HOST,PORT,ENDPOINT}; the suites want its defaults.
-  unset HYPER_MCP_PROXY_HOST HYPER_MCP_PROXY_PORT HYPER_MCP_PROXY_ENDPOINT
+  # The proxy reads a HYPER_MCP_PROXY_* variable for most flags (--modern, --child-era,
+  # --port, …); the suites want exactly the flags they pass, so none reaches it.
+  local -a env_args=(RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1)
+  local var
+  for var in $(compgen -e); do
+    [[ "$var" == HYPER_MCP_PROXY_* ]] && env_args=(-u "$var" "${env_args[@]}")
+  done
+  local -a session=()
+  command -v setsid >/dev/null 2>&1 && session=(setsid)
   set +m  # no job control: the background proxy must not lead a process group, so setsid does not fork
   log "proxy $name: starting $PROXY_BIN $*"
-  if command -v setsid >/dev/null 2>&1; then
-    RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 setsid "$PROXY_BIN" "$@" </dev/null >"$logfile" 2>&1 &
-  else
-    RUST_LOG="${RUST_LOG:-info}" NO_COLOR=1 "$PROXY_BIN" "$@" </dev/null >"$logfile" 2>&1 &
-  fi
+  # env and setsid exec, so $! is the proxy's pid (and, with setsid, its session id)
+  env "${env_args[@]}" "${session[@]}" "$PROXY_BIN" "$@" </dev/null >"$logfile" 2>&1 &
   PROXY_PID[$name]=$!
   PROXY_LOG[$name]="$logfile"
   PROXY_NAMES+=("$name")
