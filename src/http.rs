@@ -203,13 +203,7 @@ impl HttpState {
         if let Err(refused) = self.check_origin_and_host(headers) {
             return Some(refused);
         }
-        Some(
-            (
-                StatusCode::METHOD_NOT_ALLOWED,
-                [(header::ALLOW, "POST")],
-            )
-                .into_response(),
-        )
+        Some((StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "POST")]).into_response())
     }
 
     /// Origin, Host and protocol-version rules shared by every method.

@@ -19,9 +19,7 @@ use crate::frame::Frame;
 use crate::index::{SessionEntry, SessionIndex};
 use crate::mailbox::MailboxBound;
 use crate::metrics::{Limit, ProxyMetrics};
-use crate::protocol::{
-    CloseReason, OpenError, OpenedSession, RouterMsg, SessionKind, SessionMsg,
-};
+use crate::protocol::{CloseReason, OpenError, OpenedSession, RouterMsg, SessionKind, SessionMsg};
 use crate::session::{SessionArgs, SessionSupervisor};
 use crate::session_id::SessionId;
 use crate::session_stats::SessionStats;

@@ -207,7 +207,11 @@ impl Actor for SessionSupervisor {
         state: &mut SessionState,
     ) -> Result<(), ActorProcessingErr> {
         // The proxy's own sessions are never idle: the modern leg's pool recycles them.
-        if let Some(timeout) = state.config.idle_timeout.filter(|_| !state.kind.is_pooled()) {
+        if let Some(timeout) = state
+            .config
+            .idle_timeout
+            .filter(|_| !state.kind.is_pooled())
+        {
             state.after(&myself, timeout, || {
                 SessionMsg::Timer(SessionTimer::IdleCheck)
             });

@@ -92,11 +92,13 @@ async fn header_refusals_arrive_at_once_while_a_50_mb_body_is_stalled() {
             "{case}"
         );
         let body: Value = serde_json::from_str(&conn.read_body(&answer).await).unwrap();
-        assert_eq!(
-            body["error"]["code"],
-            json!(INVALID_REQUEST),
-            "{case}: {body}"
-        );
+        // A version that is no 2025 revision is the modern path's to refuse (-32022).
+        let code = if case == "unsupported protocol version" {
+            -32022
+        } else {
+            INVALID_REQUEST
+        };
+        assert_eq!(body["error"]["code"], json!(code), "{case}: {body}");
         assert_eq!(body["id"], Value::Null, "{case}: {body}");
         eprintln!("{case}: {status} after {:?}", answer.elapsed);
     }

@@ -69,7 +69,13 @@ async fn unsupported_protocol_version_is_400() {
         &echo_request(1, "hi"),
     )
     .await;
-    assert_refused(&answer, 400, INVALID_REQUEST);
+    // A version that is no 2025 revision takes the dual-era endpoint's modern path, whose
+    // answer to a revision nobody serves is `-32022` (MCP 2026-07-28 versioning), at once.
+    assert_refused(&answer, 400, -32022);
+    assert_eq!(
+        answer.messages[0]["error"]["data"]["requested"],
+        "1999-01-01"
+    );
 }
 
 #[tokio::test]

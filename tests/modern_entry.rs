@@ -51,17 +51,28 @@ async fn the_validation_ladder_answers_with_the_reference_codes() {
     let mut future = list.clone();
     future["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2099-01-01");
     let mut headers = modern_headers(&future);
-    headers.insert("mcp-protocol-version", HeaderValue::from_static("2099-01-01"));
+    headers.insert(
+        "mcp-protocol-version",
+        HeaderValue::from_static("2099-01-01"),
+    );
     let answer = client
         .post_raw(headers, serde_json::to_vec(&future).unwrap())
         .await;
     assert_eq!(answer.status, 400, "{}", answer.body);
     assert_eq!(answer.last()["error"]["code"], json!(-32022));
     assert_eq!(answer.last()["error"]["data"]["supported"], json!([MODERN]));
-    assert_eq!(answer.last()["error"]["data"]["requested"], json!("2099-01-01"));
+    assert_eq!(
+        answer.last()["error"]["data"]["requested"],
+        json!("2099-01-01")
+    );
 
     // Methods the 2026-07-28 revision removed.
-    for method in ["ping", "initialize", "logging/setLevel", "resources/subscribe"] {
+    for method in [
+        "ping",
+        "initialize",
+        "logging/setLevel",
+        "resources/subscribe",
+    ] {
         let answer = client.modern(3, method, json!({})).await;
         assert_eq!(answer.status, 404, "{method}: {}", answer.body);
         assert_eq!(answer.last()["error"]["code"], json!(-32601), "{method}");
@@ -106,7 +117,10 @@ async fn modern_off_refuses_so_clients_fall_back() {
     assert_eq!(answer.last()["error"]["code"], json!(-32600));
     assert_eq!(answer.last()["id"], json!(1));
     let session = common::session(&proxy).await;
-    assert_eq!(tool_text(&session.call_tool(2, "echo", json!({"message": "ok"})).await), "ok");
+    assert_eq!(
+        tool_text(&session.call_tool(2, "echo", json!({"message": "ok"})).await),
+        "ok"
+    );
 }
 
 #[tokio::test]

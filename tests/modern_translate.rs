@@ -62,7 +62,11 @@ async fn calls_are_translated_and_results_patched() {
     let proxy = translating(&[]);
     let client = proxy.client();
     let answer = client
-        .modern(7, "tools/call", json!({"name": "echo", "arguments": {"message": "hi"}}))
+        .modern(
+            7,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "hi"}}),
+        )
         .await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let last = answer.last();
@@ -153,16 +157,28 @@ async fn progress_reaches_the_caller_under_its_own_token() {
     );
     let answer = client.post_modern(&message).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(answer.content_type().starts_with("text/event-stream"), "{}", answer.body);
+    assert!(
+        answer.content_type().starts_with("text/event-stream"),
+        "{}",
+        answer.body
+    );
     // A modern stream is not resumable: no event ids.
-    assert!(!answer.body.contains("\nid:") && !answer.body.starts_with("id:"), "{}", answer.body);
+    assert!(
+        !answer.body.contains("\nid:") && !answer.body.starts_with("id:"),
+        "{}",
+        answer.body
+    );
     let progress: Vec<&Value> = answer
         .messages
         .iter()
         .filter(|m| m["method"] == json!("notifications/progress"))
         .collect();
     assert_eq!(progress.len(), 3, "{}", answer.body);
-    assert!(progress.iter().all(|m| m["params"]["progressToken"] == json!("mine")));
+    assert!(
+        progress
+            .iter()
+            .all(|m| m["params"]["progressToken"] == json!("mine"))
+    );
     assert_eq!(answer.last()["id"], json!(5));
     assert_eq!(answer.last()["result"]["resultType"], json!("complete"));
 }
@@ -193,10 +209,12 @@ async fn capability_sets_and_principals_get_separate_children() {
         assert_eq!(answer.status, 200, "{}", answer.body);
     }
     // The warm child ({} without principal), alice {}, alice {sampling}, bob {}.
-    eventually_async("four pooled children are listed", || async {
+    eventually_async("exactly four pooled children are listed", || async {
         pooled(&proxy).await.len() == 4
     })
     .await;
+    // Every call was answered: no start is pending that could add a fifth.
+    assert_eq!(pooled(&proxy).await.len(), 4);
 }
 
 #[tokio::test]
@@ -237,7 +255,11 @@ async fn an_exhausted_pool_answers_503_with_retry_after() {
     })
     .await;
     let refused = client
-        .modern(2, "tools/call", json!({"name": "echo", "arguments": {"message": "x"}}))
+        .modern(
+            2,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "x"}}),
+        )
         .await;
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert_eq!(refused.headers.get("retry-after").unwrap(), "1");
@@ -247,7 +269,10 @@ async fn an_exhausted_pool_answers_503_with_retry_after() {
 
 #[tokio::test]
 async fn auto_mode_refuses_a_legacy_child_so_clients_fall_back() {
-    let proxy = Proxy::start(&["--child-era", "legacy", "--metrics-addr", "127.0.0.1:0"], &[]);
+    let proxy = Proxy::start(
+        &["--child-era", "legacy", "--metrics-addr", "127.0.0.1:0"],
+        &[],
+    );
     let client = proxy.client();
     let answer = client.modern(1, "server/discover", json!({})).await;
     assert_eq!(answer.status, 400, "{}", answer.body);
@@ -257,5 +282,8 @@ async fn auto_mode_refuses_a_legacy_child_so_clients_fall_back() {
     // No pooled child was started for it, and a 2025 session works as before.
     assert!(pooled(&proxy).await.is_empty());
     let session = common::session(&proxy).await;
-    assert_eq!(tool_text(&session.call_tool(2, "echo", json!({"message": "ok"})).await), "ok");
+    assert_eq!(
+        tool_text(&session.call_tool(2, "echo", json!({"message": "ok"})).await),
+        "ok"
+    );
 }

@@ -18,15 +18,9 @@ pub enum ConfigError {
     /// A limit was set to zero.
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
-    /// `--modern-pool-min` above `--modern-pool-max`, or a pool that could exceed the sessions.
-    #[error(
-        "--modern-pool-min ({min}) must be at most --modern-pool-max ({max}), and --modern-pool-max at most --max-sessions ({max_sessions}): pooled children count against --max-sessions"
-    )]
-    ModernPool {
-        min: usize,
-        max: usize,
-        max_sessions: usize,
-    },
+    /// `--modern-pool-min` above `--modern-pool-max`.
+    #[error("--modern-pool-min ({min}) must be at most --modern-pool-max ({max})")]
+    ModernPool { min: usize, max: usize },
     /// `--modern-partition-header` is not a valid header name.
     #[error("--modern-partition-header {0:?} is not a valid HTTP header name")]
     PartitionHeader(String),
@@ -154,13 +148,12 @@ pub(super) fn check(cli: &Cli) -> Result<(), ConfigError> {
     check_prespawn(cli)
 }
 
-/// The modern pool lives inside the session limit, and its partition header must be one.
+/// The modern pool's bounds must nest, and its partition header must be a header name.
 fn check_modern(cli: &Cli) -> Result<(), ConfigError> {
-    if cli.modern_pool_min > cli.modern_pool_max || cli.modern_pool_max > cli.max_sessions {
+    if cli.modern_pool_min > cli.modern_pool_max {
         return Err(ConfigError::ModernPool {
             min: cli.modern_pool_min,
             max: cli.modern_pool_max,
-            max_sessions: cli.max_sessions,
         });
     }
     if let Some(name) = &cli.modern_partition_header

@@ -240,11 +240,19 @@ pub struct Cli {
 
     /// A request header (e.g. the authenticated principal set by a gateway) whose value
     /// partitions translated children: callers with different values never share a child.
-    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_PARTITION_HEADER", value_name = "HEADER")]
+    #[arg(
+        long,
+        env = "HYPER_MCP_PROXY_MODERN_PARTITION_HEADER",
+        value_name = "HEADER"
+    )]
     pub modern_partition_header: Option<String>,
 
     /// A pooled child is replaced after this many requests (0: never).
-    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_RECYCLE_AFTER", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "HYPER_MCP_PROXY_MODERN_RECYCLE_AFTER",
+        default_value_t = 10_000
+    )]
     pub modern_recycle_after: u64,
 
     /// A pooled child is replaced once this old (0: never).

@@ -13,8 +13,8 @@ use axum::routing::get;
 use serde_json::json;
 
 use crate::index::{SessionEntry, SessionIndex};
-use crate::session_id::SessionId;
 use crate::metrics::ProxyMetrics;
+use crate::session_id::SessionId;
 
 /// What the operational endpoints read.
 #[derive(Clone)]
@@ -90,28 +90,28 @@ async fn sessions(State(state): State<OpsState>) -> Response {
         .into_iter()
         .partition(|(_, entry)| !entry.kind.is_pooled());
     let describe = |(id, entry): (SessionId, SessionEntry)| {
-            let stats = &entry.stats;
-            let pid = stats.child_pid();
-            let mut described = json!({
-                "id": id.as_str(),
-                "state": stats.phase().label(),
-                "child_pid": (pid != 0).then_some(pid),
-                "generation": stats.generation(),
-                "restarts": stats.restarts(),
-                "age_seconds": stats.age().as_secs_f64(),
-                "idle_seconds": stats.idle().as_secs_f64(),
-                "inflight_requests": stats.inflight(),
-                "open_streams": stats.inflight() + usize::from(stats.standalone_open()),
-                "buffered_bytes": {
-                    "to_server": entry.budgets.to_child.held(),
-                    "to_client": entry.budgets.to_client.held(),
-                },
-            });
-            if entry.kind.is_pooled() {
-                described["kind"] = json!(entry.kind.label());
-                described["child_era"] = json!(entry.kind.child_era());
-            }
-            described
+        let stats = &entry.stats;
+        let pid = stats.child_pid();
+        let mut described = json!({
+            "id": id.as_str(),
+            "state": stats.phase().label(),
+            "child_pid": (pid != 0).then_some(pid),
+            "generation": stats.generation(),
+            "restarts": stats.restarts(),
+            "age_seconds": stats.age().as_secs_f64(),
+            "idle_seconds": stats.idle().as_secs_f64(),
+            "inflight_requests": stats.inflight(),
+            "open_streams": stats.inflight() + usize::from(stats.standalone_open()),
+            "buffered_bytes": {
+                "to_server": entry.budgets.to_child.held(),
+                "to_client": entry.budgets.to_client.held(),
+            },
+        });
+        if entry.kind.is_pooled() {
+            described["kind"] = json!(entry.kind.label());
+            described["child_era"] = json!(entry.kind.child_era());
+        }
+        described
     };
     let sorted = |entries: Vec<(SessionId, SessionEntry)>| {
         let mut list: Vec<_> = entries.into_iter().map(describe).collect();

@@ -164,7 +164,11 @@ impl HttpState {
     /// A POST whose version header is a modern one: the body is read under the proxy's
     /// limits and served by the modern leg.
     async fn serve_modern(&self, headers: &HeaderMap, body: axum::body::Body) -> Response {
-        if declared_length(headers).is_some_and(|length| length > self.0.config.max_body_bytes as u64)
+        if let Some(refused) = self.0.modern.refuse_unserved_version(headers) {
+            return refused;
+        }
+        if declared_length(headers)
+            .is_some_and(|length| length > self.0.config.max_body_bytes as u64)
         {
             return self.body_too_large();
         }

@@ -37,8 +37,8 @@ impl EraMetrics {
             "POST requests by protocol era: legacy (2025 sessions) or modern (2026-07-28)",
             requests_family.clone(),
         );
-        let requests =
-            ["legacy", "modern"].map(|era| requests_family.get_or_create(&vec![("era", era)]).clone());
+        let requests = ["legacy", "modern"]
+            .map(|era| requests_family.get_or_create(&vec![("era", era)]).clone());
         let probes = Family::<Labels, Counter>::default();
         registry.register(
             "child_era_probes",

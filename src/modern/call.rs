@@ -102,7 +102,9 @@ impl ModernCall {
             FrameKind::Notification if frame.method() == Some("notifications/progress") => {
                 let (original, ours) = self.plan.progress.as_ref()?;
                 // A notification names its token in `params`, not in `params._meta`.
-                let token = frame.params().and_then(|params| params.get("progressToken"));
+                let token = frame
+                    .params()
+                    .and_then(|params| params.get("progressToken"));
                 if token != Some(ours) {
                     return None;
                 }
@@ -121,7 +123,11 @@ impl ModernCall {
             patch_error(&mut frame)
         } else {
             if self.plan.translate {
-                patch_result(&self.plan.method, &mut frame, self.plan.server_info.as_ref());
+                patch_result(
+                    &self.plan.method,
+                    &mut frame,
+                    self.plan.server_info.as_ref(),
+                );
             }
             StatusCode::OK
         };

@@ -8,11 +8,6 @@
 //! header says). A body claim wins, so an enveloped `initialize` is modern and is refused by the
 //! ladder as a removed method instead of starting a legacy session.
 
-#![allow(
-    dead_code,
-    reason = "the lead wires classification into the HTTP handler; remove this then"
-)]
-
 use super::{PROTOCOL_VERSION_HEADER, PROTOCOL_VERSION_META};
 use crate::frame::{Frame, FrameKind};
 use axum::http::HeaderMap;

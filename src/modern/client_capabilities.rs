@@ -5,13 +5,6 @@
 //! A pooled child is initialized once, by the proxy, with the capabilities of its partition, so
 //! a conformant legacy server never asks for what the calling client cannot answer.
 
-// Pure functions for the modern front, which does not call them yet. `expect`, not `allow`: once
-// everything here is wired the expectation goes unfulfilled and asks for this line's removal.
-#![cfg_attr(
-    not(test),
-    expect(dead_code, reason = "not yet called by the modern front")
-)]
-
 use serde_json::{Map, Value, json};
 
 use crate::frame::Frame;
@@ -79,6 +72,13 @@ pub fn partition_key(capabilities: &Value) -> String {
 
 /// Whether the capabilities declare roots, sampling or elicitation: a child may then send the
 /// caller requests, so the request needs a child of its own (an exclusive lease).
+#[cfg_attr(
+    not(test),
+    expect(
+        dead_code,
+        reason = "exclusive leases for interactive requests come next"
+    )
+)]
 pub fn is_interactive(capabilities: &Value) -> bool {
     INTERACTIVE_CAPABILITIES
         .iter()

@@ -1,7 +1,6 @@
 //! The proxy's answer to `server/discover` on behalf of a legacy-only child, built from the
 //! `InitializeResult` of one of its warm children (modern-era.md §1.4, §3.3).
 
-
 use serde_json::{Map, Value};
 
 use crate::modern::envelope::SERVER_INFO_META_KEY;

@@ -5,7 +5,6 @@
 //! Frames are edited in place: fields a function does not name keep their position, spelling
 //! and value, because the proxy never types an MCP message.
 
-
 use axum::http::StatusCode;
 use rmcp::model::ErrorCode;
 use serde_json::{Map, Value};

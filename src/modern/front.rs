@@ -18,14 +18,13 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::watch;
+use tokio::sync::OnceCell;
 
-use super::MODERN_VERSION;
 use super::call::{CallPlan, ModernCall};
 use super::client_capabilities::partition_key;
 use super::discover::discover_result;
 use super::envelope::{rewrite_progress_token, strip_envelope};
-use super::ladder::{Admitted, admit};
+use super::ladder::{Admitted, Refusal, SERVED_VERSIONS, admit, refuse_unserved_version};
 use super::pool::{ChildPool, LeaseError};
 use super::probe::{ChildEra, probe_child_era};
 use super::respond::{Delivery, json as json_response, respond};
@@ -47,8 +46,9 @@ pub struct ModernFront(Arc<FrontShared>);
 
 struct FrontShared {
     config: Config,
-    /// The command's era, once known.
-    era: watch::Receiver<Option<ChildEra>>,
+    /// The command's era: configured, or probed when the first modern request needs it (a
+    /// deployment without modern clients never spawns a probe child).
+    era: OnceCell<ChildEra>,
     translated: ChildPool,
     passthrough: ChildPool,
     /// Ids (and progress tokens) the proxy gives modern requests on shared children.
@@ -80,7 +80,11 @@ impl ModernFront {
                 metrics.clone(),
             )
         };
-        let (verdict, era) = watch::channel(None);
+        let era = match modern.child_era {
+            ChildEraSetting::Legacy => OnceCell::new_with(Some(ChildEra::Legacy)),
+            ChildEraSetting::Modern => OnceCell::new_with(Some(ChildEra::Modern)),
+            ChildEraSetting::Auto => OnceCell::new(),
+        };
         let front = ModernFront(Arc::new(FrontShared {
             config: config.clone(),
             era,
@@ -90,36 +94,28 @@ impl ModernFront {
             metrics,
             draining,
         }));
-        if modern.mode != ModernMode::Off {
-            let starting = front.clone();
-            tokio::spawn(async move {
-                let era = starting.find_era().await;
-                verdict.send_replace(Some(era));
-                if era == ChildEra::Legacy && starting.0.config.modern.mode == ModernMode::Translate
-                {
-                    starting.keep_translated_warm();
-                }
-            });
+        if modern.mode == ModernMode::Translate && modern.child_era == ChildEraSetting::Legacy {
+            front.keep_translated_warm();
         }
         front
     }
 
-    /// The command's era: as configured, or probed once.
-    async fn find_era(&self) -> ChildEra {
+    /// Probes the command's era (once: concurrent first requests share the probe; a probe
+    /// whose request went away is dropped, its child killed, and the next request probes).
+    async fn probe_era(&self) -> ChildEra {
         let modern = &self.0.config.modern;
-        match modern.child_era {
-            ChildEraSetting::Legacy => ChildEra::Legacy,
-            ChildEraSetting::Modern => ChildEra::Modern,
-            ChildEraSetting::Auto => {
-                let session = &self.0.config.session;
-                let verdict =
-                    probe_child_era(&session.command, modern.probe_timeout, session.kill_grace)
-                        .await;
-                self.0.metrics.era.probed(verdict.era.label(), verdict.reason.label());
-                tracing::info!(era = verdict.era.label(), reason = %verdict.reason, command = %session.command.display(), "probed the MCP server's protocol era (server/discover)");
-                verdict.era
-            }
+        let session = &self.0.config.session;
+        let verdict =
+            probe_child_era(&session.command, modern.probe_timeout, session.kill_grace).await;
+        self.0
+            .metrics
+            .era
+            .probed(verdict.era.label(), verdict.reason.label());
+        tracing::info!(era = verdict.era.label(), reason = %verdict.reason, command = %session.command.display(), "probed the MCP server's protocol era (server/discover)");
+        if verdict.era == ChildEra::Legacy && modern.mode == ModernMode::Translate {
+            self.keep_translated_warm();
         }
+        verdict.era
     }
 
     fn keep_translated_warm(&self) {
@@ -128,6 +124,15 @@ impl ModernFront {
         self.0
             .translated
             .keep_warm(&key, &none, self.0.config.modern.pool_min);
+    }
+
+    /// A POST whose modern version header names a revision the proxy does not serve is
+    /// refused before its body is read (with `--modern off` the body decides, as always).
+    pub fn refuse_unserved_version(&self, headers: &HeaderMap) -> Option<Response> {
+        if self.0.config.modern.mode == ModernMode::Off {
+            return None;
+        }
+        refuse_unserved_version(headers, &SERVED_VERSIONS).map(Refusal::into_response)
     }
 
     /// Serves one POST classified as modern, whose body parsed into `frame`.
@@ -143,7 +148,7 @@ impl ModernFront {
                 "this proxy does not serve MCP 2026-07-28 requests (--modern off); open a session with initialize",
             );
         }
-        let call = match admit(headers, &frame, &[MODERN_VERSION]) {
+        let call = match admit(headers, &frame, &SERVED_VERSIONS) {
             Err(refusal) => return refusal.into_response(),
             // Notifications have no meaning on the modern transport over HTTP; a posted
             // cancellation must not cancel another caller's request by id.
@@ -196,7 +201,12 @@ impl ModernFront {
             let mut key = partition_key(&call.capabilities);
             if let Some(name) = &modern.partition_header {
                 key.push('|');
-                key.push_str(headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or(""));
+                key.push_str(
+                    headers
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                );
             }
             key
         } else {
@@ -287,15 +297,15 @@ impl ModernFront {
         respond(ModernCall::new(rx, plan, lease), delivery, client_id).await
     }
 
-    /// The command's era, waiting (bounded) for the probe; a probe that never ends counts as
-    /// legacy, like a silent child.
+    /// The command's era, probing it if nobody has yet. The probe is bounded by
+    /// `--child-era-probe-timeout` (plus the child's stop); a probe that still does not end
+    /// counts as legacy for this request, like a silent child.
     async fn era(&self) -> ChildEra {
-        let mut era = self.0.era.clone();
         let wait = self.0.config.modern.probe_timeout + VERDICT_MARGIN;
-        match tokio::time::timeout(wait, era.wait_for(Option::is_some)).await {
-            Ok(Ok(known)) => known.unwrap_or(ChildEra::Legacy),
-            _ => ChildEra::Legacy,
-        }
+        let probed = self.0.era.get_or_init(|| self.probe_era());
+        tokio::time::timeout(wait, probed)
+            .await
+            .map_or(ChildEra::Legacy, |era| *era)
     }
 
     /// `server/discover` for a legacy-only child: built from a warm child's `InitializeResult`,
@@ -304,7 +314,7 @@ impl ModernFront {
         let wait = self.0.config.modern.lease_wait;
         match self.0.translated.initialize_result(wait).await {
             Some(result) => {
-                let answer = Frame::response(client_id, discover_result(&result, &[MODERN_VERSION]));
+                let answer = Frame::response(client_id, discover_result(&result, &SERVED_VERSIONS));
                 json_response(StatusCode::OK, answer.to_bytes())
             }
             None => refuse(
@@ -319,7 +329,10 @@ impl ModernFront {
 
 /// A JSON-RPC error answer under the request's id.
 fn refuse(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
-    json_response(status, Frame::error_response(id, code, message, None).to_bytes())
+    json_response(
+        status,
+        Frame::error_response(id, code, message, None).to_bytes(),
+    )
 }
 
 fn with_retry_after(mut response: Response) -> Response {

@@ -43,10 +43,6 @@
 //! (the reference's model refuses it with `-32600`; the proxy takes every id `Frame` takes, as
 //! on the legacy leg).
 
-#![allow(
-    dead_code,
-    reason = "the lead wires the ladder into the HTTP handler; remove this then"
-)]
 // A refusal is built at most once per HTTP request and turned straight into the response, so
 // its size never matters; boxing it would only add an allocation.
 #![allow(clippy::result_large_err)]
@@ -69,6 +65,7 @@ use crate::frame::{Frame, FrameKind};
 /// `HeaderMismatch`: a routing header is missing, repeated, or disagrees with the body.
 pub const HEADER_MISMATCH: i64 = -32020;
 /// `MissingRequiredClientCapability`: serving the request needs a capability it did not declare.
+#[expect(dead_code, reason = "answered once interactive requests are carried")]
 pub const MISSING_CAPABILITY: i64 = -32021;
 /// `UnsupportedProtocolVersion`: the request's version is not served; `data` lists the served ones.
 pub const UNSUPPORTED_VERSION: i64 = -32022;
@@ -152,6 +149,23 @@ impl Refusal {
         )
             .into_response()
     }
+}
+
+/// Refuses, from the headers alone, a POST whose `MCP-Protocol-Version` is neither a 2025
+/// revision nor one of `served`: `-32022` at once, before the body is read, so a client
+/// that names an unknown revision never makes the proxy hold its upload. (The reference
+/// checks the envelope first; the answer differs only in its code when the body is also
+/// malformed.)
+pub fn refuse_unserved_version(headers: &HeaderMap, served: &[&str]) -> Option<Refusal> {
+    let version = headers.get(PROTOCOL_VERSION_HEADER)?;
+    let version = String::from_utf8_lossy(version.as_bytes()).into_owned();
+    if served.contains(&version.as_str()) {
+        return None;
+    }
+    Some(Refusal::new(
+        Value::Null,
+        Violation::unsupported_version(version, served),
+    ))
 }
 
 /// Runs the ladder over a modern POST. `served` lists the modern versions the proxy serves

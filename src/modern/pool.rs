@@ -152,13 +152,16 @@ impl ChildPool {
                 {
                     // Only a failure seen after this request began waiting refuses it: an old
                     // one is retried below, once `RETRY_START_AFTER` has passed.
-                    if seen_failure.is_some_and(|seen| seen < *at) || at.elapsed() < RETRY_START_AFTER
+                    if seen_failure.is_some_and(|seen| seen < *at)
+                        || at.elapsed() < RETRY_START_AFTER
                     {
                         return Err(LeaseError::Unavailable(cause.clone()));
                     }
                     seen_failure = Some(*at);
                 }
-                if partition.children.len() + partition.starting < self.0.config.pool_max {
+                // One start at a time per partition: a waiter woken by another partition's
+                // news must not start a second child while the first is on its way.
+                if partition.starting == 0 && partition.children.len() < self.0.config.pool_max {
                     partition.starting += 1;
                     self.start(key.to_owned(), partition.capabilities.clone());
                 }
@@ -252,7 +255,10 @@ impl ChildPool {
             Ok(child) => {
                 if let Some(result) = &child.initialize_result {
                     self.0.initialized.send_if_modified(|first| {
-                        first.is_none().then(|| *first = Some(result.clone())).is_some()
+                        first
+                            .is_none()
+                            .then(|| *first = Some(result.clone()))
+                            .is_some()
                     });
                 }
                 partition.failed = None;

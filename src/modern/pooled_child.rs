@@ -98,11 +98,7 @@ pub async fn open_pooled(
         }
         None => None,
     };
-    let (stream, rx) = StreamSender::open(
-        entry.streams.next(),
-        STANDALONE_CAPACITY,
-        Priming::None,
-    );
+    let (stream, rx) = StreamSender::open(entry.streams.next(), STANDALONE_CAPACITY, Priming::None);
     if entry
         .actor
         .cast(SessionMsg::AttachGetStream {

@@ -17,7 +17,6 @@
 //! escalation (stdin closed, SIGTERM, SIGKILL, each after `kill_grace`); if the probe future
 //! is dropped instead, dropping the `ManagedProcess` kills the group and the watcher reaps it.
 
-
 use std::convert::Infallible;
 use std::fmt;
 use std::time::Duration;

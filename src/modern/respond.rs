@@ -33,10 +33,7 @@ pub struct Delivery {
 /// Drives `call` to its HTTP answer.
 pub async fn respond(mut call: ModernCall, delivery: Delivery, client_id: Value) -> Response {
     let first = match delivery.sse_after {
-        Some(after) => match tokio::time::timeout(after, call.next()).await {
-            Ok(step) => Some(step),
-            Err(_slow) => None,
-        },
+        Some(after) => tokio::time::timeout(after, call.next()).await.ok(),
         None => Some(call.next().await),
     };
     match first {
@@ -135,8 +132,8 @@ fn sse(call: ModernCall, delivery: Delivery, first: Option<Bytes>, client_id: Va
         };
         Some((Ok::<Bytes, std::io::Error>(chunk), state))
     });
-    let stream = futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(opening) })
-        .chain(rest);
+    let stream =
+        futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(opening) }).chain(rest);
     let mut response = Response::new(Body::from_stream(stream));
     let headers = response.headers_mut();
     headers.insert(
@@ -147,4 +144,3 @@ fn sse(call: ModernCall, delivery: Delivery, first: Option<Bytes>, client_id: Va
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     response
 }
-

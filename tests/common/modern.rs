@@ -63,8 +63,11 @@ pub fn modern_headers(message: &Value) -> HeaderMap {
 impl Client {
     /// POSTs a modern message with the headers a modern client sends.
     pub async fn post_modern(&self, message: &Value) -> Answer {
-        self.post_raw(modern_headers(message), serde_json::to_vec(message).unwrap())
-            .await
+        self.post_raw(
+            modern_headers(message),
+            serde_json::to_vec(message).unwrap(),
+        )
+        .await
     }
 
     /// A modern request with no client capabilities; returns the whole answer.
@@ -76,7 +79,11 @@ impl Client {
     /// Calls a tool the modern way and returns its final message (status 200 required).
     pub async fn modern_call(&self, id: i64, name: &str, arguments: Value) -> Value {
         let answer = self
-            .modern(id, "tools/call", json!({"name": name, "arguments": arguments}))
+            .modern(
+                id,
+                "tools/call",
+                json!({"name": name, "arguments": arguments}),
+            )
             .await;
         assert_eq!(answer.status, 200, "{}", answer.body);
         answer.last().clone()
