@@ -25,8 +25,8 @@
 //! import; no actor module imports another's internals:
 //!
 //! ```text
-//! frame, line_reader, id_sniff, mailbox, budget, backoff, config, process, session_id,
-//! close_reason, session_stats, stream
+//! frame, line_reader, id_sniff, mailbox, budget, backoff, base64url, config, process,
+//! session_id, close_reason, session_stats, stream
 //!   → protocol (SessionMsg, ChildEvent, RouterMsg, OpenError)
 //!   → metrics → index → child → session → router → sse, http → lib
 //! ```
@@ -41,6 +41,7 @@
 //! - `fd_limit.rs`: the descriptor limit, raised at startup; the default connection limit.
 //! - `config.rs`: CLI and validated configuration.
 //! - `mailbox.rs`: message-count bounds and depth gauges for actor mailboxes.
+//! - `base64url.rs`: unpadded base64url, the alphabet of `requestState` tokens.
 //! - `backoff.rs`: restart intensity and backoff.
 //! - `child/spares.rs`: the pool of pre-spawned children (`--prespawn`) that the `Launcher`
 //!   takes from before it spawns.
@@ -55,6 +56,7 @@
 //! `SessionSupervisor` with scripted fake children under paused time.
 
 mod backoff;
+mod base64url;
 mod budget;
 mod child;
 mod close_reason;

@@ -20,6 +20,7 @@ pub mod ladder;
 mod pool;
 mod pooled_child;
 pub mod probe;
+pub mod request_state;
 mod respond;
 
 /// The protocol revision the modern leg serves.
