@@ -110,6 +110,9 @@ pub enum RunError {
     /// The listener failed.
     #[error("HTTP server error: {0}")]
     Io(#[from] std::io::Error),
+    /// The operating system's random source failed (needed for sealed states).
+    #[error("cannot read the system's random source: {0}")]
+    Random(getrandom::Error),
 }
 
 /// Counts shutdown requests (SIGINT, SIGTERM, SIGHUP; SIGQUIT counts as two): the first
@@ -207,7 +210,9 @@ pub async fn run(
         index.clone(),
         metrics.clone(),
         draining.clone(),
-    );
+    )
+    .map_err(RunError::Random)?;
+    let modern_for_drain = modern.clone();
     let app = http::routes(
         HttpState::new(
             index,
@@ -244,6 +249,7 @@ pub async fn run(
             shutdown_timeout,
             draining,
             spares.clone(),
+            modern_for_drain,
         )
         .await;
         let _ = closing_tx.send(true);
@@ -305,12 +311,14 @@ async fn drain(
     timeout: Duration,
     draining: Arc<AtomicBool>,
     spares: Option<Arc<SparePool>>,
+    modern: http::ModernFront,
 ) {
     if signals.wait_for(|&count| count >= 1).await.is_err() {
         // The signal source is gone: nobody can ask for shutdown any more; serve forever.
         std::future::pending::<()>().await;
     }
     draining.store(true, Ordering::Relaxed);
+    modern.drain();
     if let Some(pool) = &spares {
         // No new session will take a spare: taken ones are not replaced any more.
         pool.drain();

@@ -17,11 +17,13 @@ pub mod discover;
 pub mod envelope;
 pub mod front;
 pub mod ladder;
+mod parked;
 mod pool;
 mod pooled_child;
 pub mod probe;
 pub mod request_state;
 mod respond;
+mod server_asks;
 
 /// The protocol revision the modern leg serves.
 pub const MODERN_VERSION: &str = "2026-07-28";

@@ -20,20 +20,25 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use super::call::{CallPlan, ModernCall};
-use super::client_capabilities::partition_key;
+mod forward;
+mod retry;
+
+use forward::Outgoing;
+use retry::Retry;
+
+use super::client_capabilities::{is_interactive, partition_key};
 use super::discover::discover_result;
-use super::envelope::{rewrite_progress_token, strip_envelope};
 use super::ladder::{Admitted, Refusal, SERVED_VERSIONS, admit, refuse_unserved_version};
+use super::parked::ParkedCalls;
 use super::pool::{ChildPool, LeaseError};
 use super::probe::{ChildEra, probe_child_era};
-use super::respond::{Delivery, json as json_response, respond};
+use super::request_state::StateSealer;
+use super::respond::json as json_response;
 use crate::config::{ChildEraSetting, Config, ModernMode};
 use crate::frame::{Frame, INTERNAL_ERROR, INVALID_REQUEST};
 use crate::index::SessionIndex;
 use crate::metrics::{ProxyMetrics, RequestEra};
-use crate::protocol::{RouterMsg, SessionKind, SessionMsg};
-use crate::stream::{Priming, StreamSender};
+use crate::protocol::{RouterMsg, SessionKind};
 
 /// JSON-RPC "Method not found".
 const METHOD_NOT_FOUND: i64 = -32601;
@@ -53,6 +58,10 @@ struct FrontShared {
     passthrough: ChildPool,
     /// Ids (and progress tokens) the proxy gives modern requests on shared children.
     next_id: AtomicU64,
+    /// Calls waiting for their client's answers, and the sealer of their states.
+    parked: Arc<ParkedCalls>,
+    /// `--roots`.
+    roots: Arc<[String]>,
     metrics: Arc<ProxyMetrics>,
     /// Set when the proxy begins to shut down.
     draining: Arc<AtomicBool>,
@@ -67,7 +76,7 @@ impl ModernFront {
         index: Arc<SessionIndex>,
         metrics: Arc<ProxyMetrics>,
         draining: Arc<AtomicBool>,
-    ) -> ModernFront {
+    ) -> Result<ModernFront, getrandom::Error> {
         let modern = config.modern.clone();
         let max_inflight = config.session.max_inflight;
         let pool = |kind| {
@@ -91,13 +100,15 @@ impl ModernFront {
             translated: pool(SessionKind::Translated),
             passthrough: pool(SessionKind::Passthrough),
             next_id: AtomicU64::new(1),
+            parked: ParkedCalls::new(Arc::new(StateSealer::new()?), modern.input_ttl),
+            roots: modern.roots.clone().into(),
             metrics,
             draining,
         }));
         if modern.mode == ModernMode::Translate && modern.child_era == ChildEraSetting::Legacy {
             front.keep_translated_warm();
         }
-        front
+        Ok(front)
     }
 
     /// Probes the command's era (once: concurrent first requests share the probe; a probe
@@ -126,6 +137,12 @@ impl ModernFront {
             .keep_warm(&key, &none, self.0.config.modern.pool_min);
     }
 
+    /// Shutdown began: calls parked for their clients' answers are given up (their children's
+    /// questions answered as cancelled, their requests cancelled), so the drain ends.
+    pub fn drain(&self) {
+        self.0.parked.expire_all();
+    }
+
     /// A POST whose modern version header names a revision the proxy does not serve is
     /// refused before its body is read (with `--modern off` the body decides, as always).
     pub fn refuse_unserved_version(&self, headers: &HeaderMap) -> Option<Response> {
@@ -136,7 +153,7 @@ impl ModernFront {
     }
 
     /// Serves one POST classified as modern, whose body parsed into `frame`.
-    pub async fn serve(&self, headers: &HeaderMap, mut frame: Frame) -> Response {
+    pub async fn serve(&self, headers: &HeaderMap, frame: Frame) -> Response {
         self.0.metrics.era.request(RequestEra::Modern);
         let client_id = frame.id().cloned().unwrap_or(Value::Null);
         let modern = &self.0.config.modern;
@@ -197,6 +214,14 @@ impl ModernFront {
                 return self.discover(client_id).await;
             }
         }
+        let (frame, call) = match self.retry(frame, call, client_id.clone()).await {
+            Retry::Answered(response) => return response,
+            Retry::ToChild(outgoing) => return self.forward(outgoing).await,
+            Retry::Fresh(frame, call) => (frame, call),
+        };
+        // A translated request that declares roots, sampling or elicitation holds its child
+        // alone: a legacy server's question can then only be about this request.
+        let exclusive = translate && is_interactive(&call.capabilities);
         let key = if translate {
             let mut key = partition_key(&call.capabilities);
             if let Some(name) = &modern.partition_header {
@@ -212,7 +237,7 @@ impl ModernFront {
         } else {
             String::new()
         };
-        let lease = match pool.lease(&key, &call.capabilities).await {
+        let lease = match pool.lease(&key, &call.capabilities, exclusive).await {
             Ok(lease) => lease,
             Err(err @ LeaseError::Exhausted) => {
                 self.0.metrics.era.lease(false);
@@ -234,67 +259,15 @@ impl ModernFront {
             }
         };
         self.0.metrics.era.lease(true);
-        let number = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        let proxy_id = Value::from(number);
-        let progress = call.progress_token.clone().map(|original| {
-            let ours = Value::from(format!("hyper-mcp-proxy-{number}"));
-            rewrite_progress_token(&mut frame, ours.clone());
-            (original, ours)
-        });
-        if translate {
-            strip_envelope(&mut frame);
-        }
-        frame.replace_id(proxy_id.clone());
-        let entry = lease.child().entry.clone();
-        let server_info = lease
-            .child()
-            .initialize_result
-            .as_ref()
-            .and_then(|result| result.get("serverInfo").cloned());
-        let (Some(permit), Ok(charge)) = (
-            entry.inbox.try_reserve(),
-            entry.budgets.to_child.try_charge(frame.size_hint()),
-        ) else {
-            return with_retry_after(refuse(
-                unavailable,
-                client_id,
-                INTERNAL_ERROR,
-                "the pooled MCP server child is too busy (mailbox or byte budget full); retry shortly",
-            ));
-        };
-        let (stream, rx) = StreamSender::open(
-            entry.streams.next(),
-            self.0.config.session.stream_capacity,
-            Priming::None,
-        );
-        let plan = CallPlan {
-            client_id: client_id.clone(),
-            proxy_id,
-            progress,
-            method: call.method,
-            translate,
-            server_info,
-        };
-        let sent = entry.actor.cast(SessionMsg::Request {
+        self.forward(Outgoing {
+            lease,
             frame,
-            stream,
-            permit,
-            charge,
-        });
-        if sent.is_err() {
-            return with_retry_after(refuse(
-                unavailable,
-                client_id,
-                INTERNAL_ERROR,
-                "the pooled MCP server session ended; retry",
-            ));
-        }
-        let delivery = Delivery {
-            sse_after: self.0.config.sse_after,
-            keepalive: self.0.config.sse_keepalive,
-            gauge: self.0.metrics.sse_stream_gauge(false),
-        };
-        respond(ModernCall::new(rx, plan, lease), delivery, client_id).await
+            call,
+            client_id,
+            translate,
+            exclusive,
+        })
+        .await
     }
 
     /// The command's era, probing it if nobody has yet. The probe is bounded by
