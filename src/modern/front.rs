@@ -100,7 +100,10 @@ impl ModernFront {
             translated: pool(SessionKind::Translated),
             passthrough: pool(SessionKind::Passthrough),
             next_id: AtomicU64::new(1),
-            parked: ParkedCalls::new(Arc::new(StateSealer::new()?), modern.input_ttl),
+            parked: ParkedCalls::new(
+                Arc::new(StateSealer::new(config.instance_id().cloned())?),
+                modern.input_ttl,
+            ),
             roots: modern.roots.clone().into(),
             metrics,
             draining,

@@ -9,38 +9,51 @@
 //! which already knows everything in it (its own request, and a passthrough child's state that
 //! the child sent it in plain).
 //!
-//! Token layout, base64url of:
+//! Token layout: `[NAME "."] base64url(sealed)`, where `NAME` is the instance's
+//! `--instance-id` (absent without one) and
 //!
 //! ```text
-//! tag[16] ‖ boot id u64 ‖ expires_at_unix_ms u64 ‖ SHA-256(binding)[32] ‖ kind
+//! sealed = tag[16] ‖ boot id u64 ‖ expires_at_unix_ms u64 ‖ SHA-256(binding)[32] ‖ kind
 //! kind = 0 ‖ parked u64
 //!      | 1 ‖ generation u64 ‖ child id length u64 ‖ child id ‖ child state (the rest)
 //! ```
 //!
-//! with integers big-endian and `tag` the first 16 bytes of HMAC-SHA256(key, everything after
-//! the tag). A `Parked` token is 73 bytes, 98 characters.
+//! with integers big-endian and `tag` the first 16 bytes of HMAC-SHA256(key, [`NAME.`] ‖
+//! everything after the tag). A `Parked` token is 73 bytes, 98 characters, plus the prefix.
 //!
-//! The boot id is checked before the MAC: a token sealed by a previous run (or another
-//! instance) was sealed under a key this process never had, so its MAC can only fail; reading
-//! the boot id first is what lets the client hear "proxy restarted" rather than "tampered".
-//! A client that edits the boot id gets that reason too, which is harmless: either way the
-//! token is refused.
+//! The prefix is in clear so that a load balancer can send the retry to the instance holding
+//! its call (the call lives in that process only); the MAC covers it, so a state cannot be
+//! passed off as another instance's, and a named instance refuses its own tokens stripped of
+//! it. Neither an instance name nor base64url contains `.`, so the first `.` ends the name.
+//!
+//! Checks run cheapest-and-most-telling first. The prefix is read before anything else: a
+//! state naming another instance can only be opened there, and the client (and the operator,
+//! through the misroute count) hear exactly that. The boot id is checked before the MAC: a
+//! token sealed by a previous run was sealed under a key this process never had, so its MAC
+//! can only fail; reading the boot id first is what lets the client hear "proxy restarted"
+//! rather than "tampered". A client that edits the prefix or the boot id gets those reasons
+//! too, which is harmless: either way the token is refused.
 
 #[cfg(test)]
 mod tests;
 
+mod binding;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
+
+pub use binding::Binding;
 
 use crate::base64url;
+use crate::session_id::{INSTANCE_SEPARATOR, InstanceId};
 
 /// Longest token [`StateSealer::open`] decodes; longer input is refused before any decoding,
 /// so a hostile client cannot make the proxy allocate in proportion to what it sends. A
-/// wrapped passthrough state takes 4/3 of (81 bytes + child id + the child's state), so a child
-/// state near 12 KiB no longer fits: check the sealed token against this before handing it out.
+/// wrapped passthrough state takes 4/3 of (81 bytes + child id + the child's state), plus the
+/// instance prefix, so a child state near 12 KiB no longer fits: check the sealed token against
+/// this before handing it out.
 pub const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// Bytes of the HMAC-SHA256 tag kept in a token (the leftmost half, as RFC 2104 §5 allows).
@@ -70,76 +83,27 @@ pub enum StateKind {
     },
 }
 
-/// The request a token is issued for; a retry must match it exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Binding {
-    /// The JSON-RPC method (`tools/call`, `prompts/get`, `resources/read`).
-    pub method: String,
-    /// The tool or prompt name (`params.name`), or the resource uri (`params.uri`).
-    pub name: Option<String>,
-    /// SHA-256 of the canonical JSON of `params.arguments` (`null` when absent).
-    pub arguments_digest: [u8; 32],
-}
-
-impl Binding {
-    /// The binding of a request. The arguments are hashed in canonical form (object keys
-    /// sorted at every depth, no whitespace, strings re-escaped), so a client that
-    /// re-serializes the same arguments in another key order or spelling still matches.
-    /// Numbers keep their digits as sent: `1` and `1.0` are different arguments.
-    pub fn of(method: &str, params: Option<&Value>) -> Binding {
-        let name_field = if method == "resources/read" {
-            "uri"
-        } else {
-            "name"
-        };
-        let name = params
-            .and_then(|params| params.get(name_field))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let arguments = params
-            .and_then(|params| params.get("arguments"))
-            .unwrap_or(&Value::Null);
-        let mut hasher = HashWriter(Sha256::new());
-        write_canonical(arguments, &mut hasher);
-        Binding {
-            method: method.to_owned(),
-            name,
-            arguments_digest: hasher.0.finalize().into(),
-        }
-    }
-
-    /// One digest of method, name and arguments, each length-prefixed so that no two
-    /// bindings hash the same bytes.
-    fn digest(&self) -> [u8; 32] {
-        let mut hasher = Sha256::new();
-        hasher.update((self.method.len() as u64).to_be_bytes());
-        hasher.update(self.method.as_bytes());
-        match &self.name {
-            None => hasher.update([0]),
-            Some(name) => {
-                hasher.update([1]);
-                hasher.update((name.len() as u64).to_be_bytes());
-                hasher.update(name.as_bytes());
-            }
-        }
-        hasher.update(self.arguments_digest);
-        hasher.finalize().into()
-    }
-}
-
 /// Why a `requestState` was refused. Every case means the same to the client: start the call
 /// again without `requestState`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
-    /// Not a token of this proxy's shape: bad encoding, wrong length, unknown kind.
+    /// Not a token of this proxy's shape: bad encoding, wrong length, unknown kind, a prefix
+    /// that is not an instance name.
     #[error(
         "requestState is not a token this proxy issued; start the call again without requestState"
     )]
     Malformed,
+    /// Issued by the instance named in its prefix, which alone holds the call: the load
+    /// balancer sent the retry to the wrong instance.
+    #[error(
+        "requestState was issued by proxy instance \"{0}\", which alone holds this call, and the retry reached another instance: the load balancer must send requests whose params.requestState starts with \"{0}.\" to instance {0} (see the hyper-mcp-proxy README, \"Running several instances\"); start the call again without requestState"
+    )]
+    AnotherInstance(InstanceId),
     /// The MAC does not match: the token was altered, or forged.
     #[error("requestState was altered or forged; start the call again without requestState")]
     Tampered,
-    /// Sealed by a previous run of the proxy or by another instance, whose key is gone.
+    /// Sealed by a previous run of this instance (or by an instance without a name), whose key
+    /// is gone.
     #[error(
         "requestState was issued before the proxy restarted (or by another instance); start the call again without requestState"
     )]
@@ -156,13 +120,22 @@ pub enum StateError {
 
 impl StateError {
     /// The short machine-readable reason, for `error.data.reason`.
-    pub fn reason(self) -> &'static str {
+    pub fn reason(&self) -> &'static str {
         match self {
             StateError::Malformed => "malformed",
+            StateError::AnotherInstance(_) => "another instance",
             StateError::Tampered => "tampered",
             StateError::OtherBoot => "proxy restarted",
             StateError::Expired => "expired",
             StateError::Rebound => "bound to another request",
+        }
+    }
+
+    /// The instance that issued the state, when the retry reached another one.
+    pub fn issuer(&self) -> Option<&InstanceId> {
+        match self {
+            StateError::AnotherInstance(issuer) => Some(issuer),
+            _ => None,
         }
     }
 }
@@ -170,10 +143,12 @@ impl StateError {
 /// Seals and opens `requestState` tokens under a key drawn at boot and never stored.
 #[derive(Clone)]
 pub struct StateSealer {
-    /// HMAC-SHA256 already keyed: its inner and outer pads are hashed once, and each token
-    /// starts from a clone.
+    /// HMAC-SHA256 already keyed and fed this instance's prefix (`NAME.`, when named): its
+    /// inner and outer pads are hashed once, and each token starts from a clone.
     mac: Hmac<Sha256>,
     boot: u64,
+    /// `--instance-id`: the clear prefix of every token, which the MAC covers.
+    instance: Option<InstanceId>,
 }
 
 impl std::fmt::Debug for StateSealer {
@@ -181,33 +156,43 @@ impl std::fmt::Debug for StateSealer {
         formatter
             .debug_struct("StateSealer")
             .field("boot", &self.boot)
+            .field("instance", &self.instance.as_ref().map(InstanceId::as_str))
             .finish_non_exhaustive()
     }
 }
 
 impl StateSealer {
-    /// A sealer with a fresh random key and boot id.
-    pub fn new() -> Result<StateSealer, getrandom::Error> {
+    /// A sealer with a fresh random key and boot id, for the instance `instance`
+    /// (`--instance-id`; `None` seals unprefixed tokens).
+    pub fn new(instance: Option<InstanceId>) -> Result<StateSealer, getrandom::Error> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key)?;
-        Ok(StateSealer::keyed(&key, getrandom::u64()?))
+        Ok(StateSealer::keyed(&key, getrandom::u64()?, instance))
     }
 
-    /// A sealer with a chosen key and boot id, for deterministic tests.
+    /// An unnamed sealer with a chosen key and boot id, for deterministic tests.
     #[cfg(test)]
     pub fn with_key(key: [u8; 32], boot: u64) -> StateSealer {
-        StateSealer::keyed(&key, boot)
+        StateSealer::keyed(&key, boot, None)
     }
 
-    fn keyed(key: &[u8; 32], boot: u64) -> StateSealer {
+    /// A named sealer with a chosen key and boot id, for deterministic tests.
+    #[cfg(test)]
+    pub fn with_key_in(key: [u8; 32], boot: u64, instance: InstanceId) -> StateSealer {
+        StateSealer::keyed(&key, boot, Some(instance))
+    }
+
+    fn keyed(key: &[u8; 32], boot: u64, instance: Option<InstanceId>) -> StateSealer {
         // HMAC pads a key shorter than the hash's 64-byte block with zeros (RFC 2104 §2), so
         // the zero-padded block is the same key, in the fixed-size form `KeyInit::new` takes.
         let mut block = hmac::digest::Key::<Hmac<Sha256>>::default();
         block[..key.len()].copy_from_slice(key);
-        StateSealer {
-            mac: Hmac::new(&block),
-            boot,
+        let mut mac = Hmac::new(&block);
+        if let Some(name) = &instance {
+            mac.update(name.as_str().as_bytes());
+            mac.update(&[INSTANCE_SEPARATOR as u8]);
         }
+        StateSealer { mac, boot, instance }
     }
 
     /// Seals `kind` for the request `binding`, valid until `expires_at_unix_ms` inclusive.
@@ -240,7 +225,11 @@ impl StateSealer {
             .finalize()
             .into_bytes();
         token[..TAG_LEN].copy_from_slice(&tag[..TAG_LEN]);
-        base64url::encode(&token)
+        let encoded = base64url::encode(&token);
+        match &self.instance {
+            None => encoded,
+            Some(name) => format!("{name}{INSTANCE_SEPARATOR}{encoded}"),
+        }
     }
 
     /// Opens a token echoed by a retry of the request `binding`, at `now_unix_ms`.
@@ -253,7 +242,17 @@ impl StateSealer {
         if token.len() > MAX_TOKEN_LEN {
             return Err(StateError::Malformed);
         }
-        let bytes = base64url::decode(token).ok_or(StateError::Malformed)?;
+        let (prefixed, encoded) = match token.split_once(INSTANCE_SEPARATOR) {
+            None => (false, token),
+            Some((name, encoded)) => {
+                let issuer = InstanceId::parse(name).map_err(|_| StateError::Malformed)?;
+                if self.instance.as_ref() != Some(&issuer) {
+                    return Err(StateError::AnotherInstance(issuer));
+                }
+                (true, encoded)
+            }
+        };
+        let bytes = base64url::decode(encoded).ok_or(StateError::Malformed)?;
         // The shortest token there is: the fixed part and a kind byte.
         if bytes.len() <= TAG_LEN + HEADER_LEN {
             return Err(StateError::Malformed);
@@ -262,6 +261,11 @@ impl StateSealer {
         let mut reader = Reader(payload);
         if reader.u64()? != self.boot {
             return Err(StateError::OtherBoot);
+        }
+        // A named instance puts its prefix on every token: this one was stripped of it. (The
+        // MAC, keyed with the prefix, would accept it, so the prefix it covers is required.)
+        if self.instance.is_some() && !prefixed {
+            return Err(StateError::Tampered);
         }
         self.mac
             .clone()
@@ -334,59 +338,4 @@ impl<'a> Reader<'a> {
         let bytes = self.take(count)?;
         String::from_utf8(bytes.to_vec()).map_err(|_| StateError::Malformed)
     }
-}
-
-/// Feeds serialized JSON straight into a hash, so canonical arguments are never built as a
-/// string.
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.update(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Writes `value` as canonical JSON: object keys in byte order at every depth, no whitespace.
-/// The depth is bounded by `serde_json`'s parser (128 levels), which built the value.
-fn write_canonical(value: &Value, out: &mut HashWriter) {
-    match value {
-        Value::Array(items) => {
-            out.0.update(b"[");
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.0.update(b",");
-                }
-                write_canonical(item, out);
-            }
-            out.0.update(b"]");
-        }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_unstable_by(|left, right| left.0.cmp(right.0));
-            out.0.update(b"{");
-            for (index, (key, item)) in entries.into_iter().enumerate() {
-                if index > 0 {
-                    out.0.update(b",");
-                }
-                write_json(key.as_str(), out);
-                out.0.update(b":");
-                write_canonical(item, out);
-            }
-            out.0.update(b"}");
-        }
-        scalar => write_json(scalar, out),
-    }
-}
-
-/// Writes a key or a scalar as `serde_json` does: numbers keep their digits as sent (under
-/// `arbitrary_precision`), strings are re-escaped (so `"\u0041"` and `"A"` hash alike).
-fn write_json<T: serde::Serialize + ?Sized>(value: &T, out: &mut HashWriter) {
-    // Writing into a hash cannot fail, and serializing a `Value` fails only on a map key that
-    // is not a string, which a `Value` cannot hold.
-    let _ = serde_json::to_writer(out, value);
 }

@@ -3,7 +3,9 @@
 //! opened (seal, boot, expiry, binding to the method, name and arguments); a translated call
 //! is taken back from its parking (once), the answered questions go to the child, questions
 //! left unanswered are asked again, and the call goes on under the retry's id. A passthrough
-//! child's own state is unwrapped and the retry goes back to that child.
+//! child's own state is unwrapped and the retry goes back to that child. A state another
+//! instance issued (`--instance-id`) means the load balancer misrouted the retry: it is
+//! refused naming that instance, logged and counted like a misrouted session request.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -14,7 +16,7 @@ use super::{ModernFront, refuse};
 use crate::frame::Frame;
 use crate::modern::ladder::ModernCall as Admitted;
 use crate::modern::parked::Resumed;
-use crate::modern::request_state::{Binding, StateKind, unix_ms_now};
+use crate::modern::request_state::{Binding, StateError, StateKind, unix_ms_now};
 use crate::modern::respond::{Parking, json as json_response, respond};
 use crate::session_id::SessionId;
 
@@ -47,7 +49,14 @@ impl ModernFront {
         let kind = match opened {
             Ok(kind) => kind,
             Err(err) => {
-                return Retry::Answered(invalid_state(client_id, &err.to_string(), err.reason()));
+                if let Some(issuer) = err.issuer() {
+                    self.misrouted_retry(issuer.as_str(), &call.method);
+                }
+                return Retry::Answered(invalid_state(
+                    client_id,
+                    &err.to_string(),
+                    refusal_data(&err),
+                ));
             }
         };
         match kind {
@@ -56,7 +65,7 @@ impl ModernFront {
                     return Retry::Answered(invalid_state(
                         client_id,
                         "this requestState was used already, or its call expired (--modern-input-ttl); start the call again without requestState",
-                        "used or expired",
+                        json!({ "reason": "used or expired" }),
                     ));
                 };
                 let responses = frame
@@ -79,7 +88,7 @@ impl ModernFront {
                     Retry::Answered(invalid_state(
                         client_id.clone(),
                         "the MCP server process holding this requestState is gone (restarted or retired); start the call again without requestState",
-                        "server restarted",
+                        json!({ "reason": "server restarted" }),
                     ))
                 };
                 let Some(lease) = self
@@ -105,6 +114,19 @@ impl ModernFront {
                 })
             }
         }
+    }
+
+    /// A retry whose state `issuer` sealed reached this instance: the balancer's mistake, made
+    /// visible as for a session id of another instance (`src/http/misroute.rs`).
+    fn misrouted_retry(&self, issuer: &str, method: &str) {
+        self.0.metrics.misrouted();
+        let own = self.0.config.instance_id();
+        tracing::warn!(
+            state_instance = issuer,
+            instance = own.map(|name| name.as_str()),
+            method,
+            "misrouted request: a modern retry's requestState belongs to instance {issuer:?}, not to this one; answered 400 (route requests on the requestState prefix: see the README, Running several instances)"
+        );
     }
 
     /// A parked call's retry: answers go to the child; what is still unanswered is asked
@@ -149,13 +171,47 @@ impl ModernFront {
     }
 }
 
+/// `error.data` of a refused state: the reason, and the instance that issued the state when
+/// the retry reached another one.
+fn refusal_data(err: &StateError) -> Value {
+    match err.issuer() {
+        Some(issuer) => json!({ "reason": err.reason(), "instance": issuer.as_str() }),
+        None => json!({ "reason": err.reason() }),
+    }
+}
+
 /// 400 `-32602` for a `requestState` the proxy cannot honour, with the reason in `data`.
-fn invalid_state(id: Value, message: &str, reason: &str) -> Response {
-    let body = Frame::error_response(
-        id,
-        INVALID_PARAMS,
-        message,
-        Some(json!({ "reason": reason })),
-    );
+fn invalid_state(id: Value, message: &str, data: Value) -> Response {
+    let body = Frame::error_response(id, INVALID_PARAMS, message, Some(data));
     json_response(StatusCode::BAD_REQUEST, body.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::refusal_data;
+    use crate::modern::request_state::StateError;
+    use crate::session_id::InstanceId;
+
+    #[test]
+    fn a_state_of_another_instance_is_refused_naming_it() {
+        let issuer = InstanceId::parse("proxy-2").expect("a valid name");
+        assert_eq!(
+            refusal_data(&StateError::AnotherInstance(issuer)),
+            json!({"reason": "another instance", "instance": "proxy-2"})
+        );
+    }
+
+    #[test]
+    fn other_refusals_carry_only_their_reason() {
+        assert_eq!(
+            refusal_data(&StateError::OtherBoot),
+            json!({"reason": "proxy restarted"})
+        );
+        assert_eq!(
+            refusal_data(&StateError::Tampered),
+            json!({"reason": "tampered"})
+        );
+    }
 }

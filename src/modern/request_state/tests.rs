@@ -1,6 +1,9 @@
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use super::*;
+
+mod instance_prefix;
 
 const KEY: [u8; 32] = [7; 32];
 const BOOT: u64 = 0x0123_4567_89ab_cdef;
@@ -11,6 +14,16 @@ const BOOT_BYTES: std::ops::Range<usize> = TAG_LEN..TAG_LEN + 8;
 
 fn sealer() -> StateSealer {
     StateSealer::with_key(KEY, BOOT)
+}
+
+fn instance(name: &str) -> InstanceId {
+    InstanceId::parse(name).expect("a valid instance name")
+}
+
+/// A sealer of instance `name`, with the same key and boot as [`sealer`]: only the name
+/// differs, so every refusal below is the prefix's doing.
+fn named(name: &str) -> StateSealer {
+    StateSealer::with_key_in(KEY, BOOT, instance(name))
 }
 
 fn ask_call() -> Binding {
@@ -110,8 +123,8 @@ fn a_token_of_another_boot_is_refused_as_a_restart_whatever_its_key() {
 
 #[test]
 fn fresh_sealers_do_not_open_each_other_s_tokens() {
-    let first = StateSealer::new().expect("the OS has randomness");
-    let second = StateSealer::new().expect("the OS has randomness");
+    let first = StateSealer::new(None).expect("the OS has randomness");
+    let second = StateSealer::new(None).expect("the OS has randomness");
     let token = first.seal(&parked(), &ask_call(), EXPIRY);
     assert_eq!(first.open(&token, &ask_call(), NOW), Ok(parked()));
     assert_eq!(
@@ -304,6 +317,7 @@ fn the_mac_is_hmac_sha256_of_the_key_padded_with_zeros() {
 fn each_refusal_has_its_reason_and_tells_the_client_to_start_again() {
     let reasons = [
         (StateError::Malformed, "malformed"),
+        (StateError::AnotherInstance(instance("proxy-2")), "another instance"),
         (StateError::Tampered, "tampered"),
         (StateError::OtherBoot, "proxy restarted"),
         (StateError::Expired, "expired"),
@@ -311,6 +325,10 @@ fn each_refusal_has_its_reason_and_tells_the_client_to_start_again() {
     ];
     for (error, reason) in reasons {
         assert_eq!(error.reason(), reason);
+        assert_eq!(
+            error.issuer().map(InstanceId::as_str),
+            (reason == "another instance").then_some("proxy-2")
+        );
         assert!(
             error
                 .to_string()
@@ -324,7 +342,11 @@ fn each_refusal_has_its_reason_and_tells_the_client_to_start_again() {
 fn debug_output_shows_the_boot_but_never_the_key() {
     assert_eq!(
         format!("{:?}", sealer()),
-        "StateSealer { boot: 81985529216486895, .. }"
+        "StateSealer { boot: 81985529216486895, instance: None, .. }"
+    );
+    assert_eq!(
+        format!("{:?}", named("proxy-1")),
+        "StateSealer { boot: 81985529216486895, instance: Some(\"proxy-1\"), .. }"
     );
 }
 
