@@ -9,179 +9,30 @@ INSTANCES_JSON: [{"name": "proxy-1", "addr": "127.0.0.1:P", "metrics": "127.0.0.
 with a message naming what was expected and what was seen.
 """
 
-import http.client
 import json
 import os
 import signal
 import sys
 import threading
 import time
-import urllib.parse
 
-WAIT = 20.0  # upper bound of any single wait, seconds
-PROTOCOL = "2025-06-18"
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(condition, message):
-    if not condition:
-        raise CheckFailed(message)
-
-
-def log(message):
-    print(f"    {message}", flush=True)
-
-
-class Answer:
-    def __init__(self, status, headers, messages, times, body):
-        self.status = status
-        self.headers = headers
-        self.messages = messages  # JSON-RPC messages (one for JSON, one per SSE event)
-        self.times = times  # seconds since the request was sent, per message
-        self.body = body
-
-    def header(self, name):
-        return self.headers.get(name.lower())
-
-    def last(self):
-        check(self.messages, f"expected a JSON-RPC answer, got HTTP {self.status}: {self.body!r}")
-        return self.messages[-1]
-
-
-def connect(url, timeout=WAIT):
-    parts = urllib.parse.urlsplit(url)
-    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout), parts.path
-
-
-def post(url, message, session=None, timeout=WAIT, protocol=PROTOCOL):
-    """POSTs one JSON-RPC message; reads the whole answer (JSON or SSE), timing each message."""
-    conn, path = connect(url, timeout)
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "application/json, text/event-stream",
-        "MCP-Protocol-Version": protocol,
-    }
-    if session:
-        headers["Mcp-Session-Id"] = session
-    body = json.dumps(message).encode()
-    start = time.monotonic()
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        answer_headers = {k.lower(): v for k, v in response.getheaders()}
-        content_type = answer_headers.get("content-type", "")
-        messages, times, raw = [], [], []
-        if content_type.startswith("text/event-stream"):
-            data = []
-            while True:
-                line = response.readline()
-                if not line:
-                    break
-                text = line.decode().rstrip("\r\n")
-                raw.append(text)
-                if text.startswith("data:"):
-                    data.append(text[5:].lstrip(" "))
-                elif text == "" and data:
-                    messages.append(json.loads("\n".join(data)))
-                    times.append(time.monotonic() - start)
-                    data = []
-        else:
-            text = response.read().decode()
-            raw.append(text)
-            if content_type.startswith("application/json") and text:
-                messages.append(json.loads(text))
-                times.append(time.monotonic() - start)
-        return Answer(response.status, answer_headers, messages, times, "\n".join(raw))
-    finally:
-        conn.close()
-
-
-def initialize(url):
-    """Opens a session through `url`; returns its id."""
-    answer = post(
-        url,
-        {
-            "jsonrpc": "2.0",
-            "id": 0,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": PROTOCOL,
-                "capabilities": {},
-                "clientInfo": {"name": "scaleout-checks", "version": "1.0.0"},
-            },
-        },
-    )
-    check(answer.status == 200, f"initialize: expected 200, got {answer.status}: {answer.body!r}")
-    session = answer.header("mcp-session-id")
-    check(session, f"initialize: no Mcp-Session-Id in the answer: {answer.headers}")
-    check("result" in answer.last(), f"initialize failed: {answer.last()}")
-    ack = post(url, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
-    check(ack.status == 202, f"notifications/initialized: expected 202, got {ack.status}: {ack.body!r}")
-    return session
-
-
-def call_tool(url, session, request_id, name, arguments, meta=None, timeout=WAIT):
-    params = {"name": name, "arguments": arguments}
-    if meta:
-        params["_meta"] = meta
-    message = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
-    return post(url, message, session, timeout)
-
-
-def tool_text(answer, what):
-    check(answer.status == 200, f"{what}: expected 200, got {answer.status}: {answer.body!r}")
-    last = answer.last()
-    check("result" in last, f"{what}: expected a result, got {last}")
-    return last["result"]["content"][0]["text"]
-
-
-def http_get(addr, path, timeout=5.0):
-    host, port = addr.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read().decode()
-    finally:
-        conn.close()
-
-
-def sessions_of(instance):
-    status, body = http_get(instance["metrics"], "/sessions")
-    check(status == 200, f"{instance['name']} /sessions: HTTP {status}: {body!r}")
-    return {s["id"]: s for s in json.loads(body)["sessions"]}
-
-
-def metric(instance, name):
-    """The value of an unlabelled-but-for-instance_id sample of `name` on `instance`."""
-    status, body = http_get(instance["metrics"], "/metrics")
-    check(status == 200, f"{instance['name']} /metrics: HTTP {status}")
-    wanted = f'{name}{{instance_id="{instance["name"]}"}} '
-    for line in body.splitlines():
-        if line.startswith(wanted):
-            return float(line[len(wanted):])
-    raise CheckFailed(f"{instance['name']} /metrics has no sample {wanted.strip()}:\n{body}")
-
-
-def eventually(what, condition, wait=WAIT, every=0.1):
-    deadline = time.monotonic() + wait
-    last = None
-    while time.monotonic() < deadline:
-        last = condition()
-        if last:
-            return last
-        time.sleep(every)
-    raise CheckFailed(f"timed out after {wait:.0f}s waiting for: {what} (last: {last!r})")
-
-
-def prefix(session):
-    return session.split(".", 1)[0]
-
-
-# ------------------------------------------------------------------------------------------
+from mcp_client import (
+    MISROUTED,
+    PROTOCOL,
+    CheckFailed,
+    call_tool,
+    check,
+    connect,
+    eventually,
+    http_get,
+    initialize,
+    log,
+    metric,
+    modern_call,
+    prefix,
+    sessions_of,
+    tool_text,
+)
 
 
 def check_spread_and_pinning(url, instances, sessions):
@@ -217,17 +68,61 @@ def check_spread_and_pinning(url, instances, sessions):
             else:
                 check(session not in listing, f"{name} /sessions lists {session} of {home}")
     for instance in instances:
-        misrouted = metric(instance, "hyper_mcp_proxy_misrouted_requests_total")
+        misrouted = metric(instance, MISROUTED)
         check(misrouted == 0, f"{instance['name']} counted {misrouted} misrouted requests")
     log("60 tool calls of 20 sessions each reached their own instance and child; 0 misrouted")
-    # The modern leg has not landed: its traffic is balanced like a new session and refused
-    # the same way by every instance (the recipes' failing-safe rule), never a balancer error.
-    for n in range(3):
-        modern = post(url, {"jsonrpc": "2.0", "id": 500 + n, "method": "tools/list"},
-                      protocol="2026-07-28")
-        check(modern.status == 400, f"2026-07-28 request: expected 400 from an instance, got "
-                                    f"{modern.status}: {modern.body!r}")
-    log("2026-07-28 requests: 400 from the instances (not served yet), as the recipes expect")
+
+
+def check_modern_retries(url, instances):
+    """2026-07-28 interactive calls: the first leg is balanced and answered input_required by
+    an instance that parks the call and names itself in the requestState; the retry, through
+    the balancer, reaches that instance and completes. Sent directly to another instance, the
+    retry is refused (400 -32602 "another instance", naming the instance) and counted as
+    misrouted, and the parked call is untouched."""
+    by_name = {i["name"]: i for i in instances}
+    first_legs = {}
+    for n in range(6):
+        arguments = {"message": f"name {n}?"}
+        asked = modern_call(url, 600 + 2 * n, "elicit", arguments)
+        check(asked.status == 200, f"interactive call {n}: HTTP {asked.status}: {asked.body!r}")
+        result = asked.last().get("result", {})
+        check(result.get("resultType") == "input_required",
+              f"interactive call {n}: expected input_required, got {asked.last()}")
+        (key, request), = result["inputRequests"].items()
+        check(request.get("method") == "elicitation/create", f"interactive call {n}: {request}")
+        state = result["requestState"]
+        home = prefix(state)
+        check(home in by_name, f"requestState {state[:40]!r}... names no instance of {sorted(by_name)}")
+        first_legs[home] = first_legs.get(home, 0) + 1
+        answer = {"action": "accept", "content": {"name": f"user {n}"}}
+        retry = {"inputResponses": {key: answer}, "requestState": state}
+        if n == 0:
+            stranger = next(i for i in instances if i["name"] != home)
+            before = metric(stranger, MISROUTED)
+            wrong = modern_call(f"http://{stranger['addr']}/mcp", 700, "elicit", arguments, retry)
+            check(wrong.status == 400, f"retry at {stranger['name']}: expected 400, got "
+                                       f"{wrong.status}: {wrong.body!r}")
+            error = wrong.last().get("error", {})
+            check(error.get("code") == -32602, f"retry at {stranger['name']}: {wrong.last()}")
+            check(error.get("data") == {"reason": "another instance", "instance": home},
+                  f"retry at {stranger['name']}: data {error.get('data')}")
+            after = metric(stranger, MISROUTED)
+            check(after == before + 1,
+                  f"{stranger['name']} counted {after - before} misrouted requests, expected 1")
+            log(f"the retry of a call parked on {home}, sent to {stranger['name']}: 400 -32602 "
+                f"reason \"another instance\", counted as misrouted")
+        # Every other retry is sent without spaces, as the TypeScript client would.
+        done = modern_call(url, 601 + 2 * n, "elicit", arguments, retry, compact=n % 2 == 0)
+        check(done.status == 200, f"retry {n} (first leg on {home}) through the balancer: "
+                                  f"HTTP {done.status}: {done.body!r}")
+        last = done.last()
+        check(last.get("id") == 601 + 2 * n and last.get("result", {}).get("resultType") == "complete",
+              f"retry {n} (first leg on {home}): expected a complete result, got {last}")
+        echoed = json.loads(last["result"]["content"][0]["text"])
+        check(echoed == answer, f"retry {n}: the server got {echoed}, expected {answer}")
+    check(len(first_legs) > 1, f"all 6 interactive calls were parked on one instance: {first_legs}")
+    log(f"6 interactive calls parked on {dict(sorted(first_legs.items()))}: each retry through "
+        f"the balancer reached its instance and completed")
 
 
 def check_streams_unbuffered(url, session):
@@ -372,6 +267,8 @@ def main():
     sessions = []
     steps = [
         ("sessions spread and stay on their instance", lambda: check_spread_and_pinning(url, instances, sessions)),
+        ("2026-07-28 interactive retries reach the instance holding their call",
+         lambda: check_modern_retries(url, instances)),
         ("GET streams and long SSE answers pass unbuffered", lambda: check_streams_unbuffered(url, sessions[-1])),
         ("a killed instance's sessions answer 404; re-initialize lands on a live one",
          lambda: sessions.__setitem__(slice(None), check_instance_death(url, instances, sessions))),

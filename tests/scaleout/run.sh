@@ -6,10 +6,14 @@
 #
 # Installs haproxy and nginx from the distribution's packages if they are missing (apt-get;
 # fails loudly if that is impossible), builds the binary (`cargo build --locked`), and for
-# each balancer starts 3 instances (--instance-id proxy-1..3) and the balancer on free
-# loopback ports, then runs tests/scaleout/checks.py through the balancer:
+# each balancer starts 3 instances (--instance-id proxy-1..3, serving MCP 2026-07-28 clients
+# by translation over the built-in demo server: --modern translate --child-era legacy) and the
+# balancer on free loopback ports, then runs tests/scaleout/checks.py through the balancer:
 #   - 20 sessions spread over more than one instance; every request of a session reaches its
 #     instance (the child pid the tool reports = the one that instance's /sessions lists);
+#   - 2026-07-28 interactive calls (elicitation) answered input_required on whichever instance
+#     the balancer chose: each retry reaches that instance and completes; the same retry sent
+#     to another instance directly is refused (400 -32602 "another instance") and counted;
 #   - the GET stream and a long SSE answer arrive event by event (not buffered);
 #   - a SIGKILLed instance's sessions answer 404; re-initialize lands on a live instance;
 #   - a draining instance (SIGTERM, /readyz 503) gets no new sessions and finishes its call.
@@ -160,6 +164,7 @@ run_balancer() { # $1 = haproxy | nginx
         local port=${ports[$i]} metrics=${ports[$((i + 3))]}
         "$BIN" --host 127.0.0.1 --port "$port" --instance-id "proxy-$i" \
             --metrics-addr "127.0.0.1:$metrics" --sse-keepalive 1 --shutdown-timeout 20s \
+            --modern translate --child-era legacy \
             >"$WORK/$balancer-proxy-$i.log" 2>&1 &
         local pid=$!
         PIDS+=("$pid")
@@ -197,7 +202,7 @@ run_balancer() { # $1 = haproxy | nginx
     fi
     wait_for "$balancer on 127.0.0.1:$lb" 20 answers "http://127.0.0.1:$lb/"
 
-    timeout 150 python3 "$ROOT/tests/scaleout/checks.py" "$balancer" "http://127.0.0.1:$lb/mcp" "$instances" ||
+    PYTHONDONTWRITEBYTECODE=1 timeout 150 python3 "$ROOT/tests/scaleout/checks.py" "$balancer" "http://127.0.0.1:$lb/mcp" "$instances" ||
         fail "$balancer: checks failed (see above)"
     stop_pids
     echo "=== $balancer: OK in $((SECONDS - step_start))s"
