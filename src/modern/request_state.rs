@@ -192,7 +192,11 @@ impl StateSealer {
             mac.update(name.as_str().as_bytes());
             mac.update(&[INSTANCE_SEPARATOR as u8]);
         }
-        StateSealer { mac, boot, instance }
+        StateSealer {
+            mac,
+            boot,
+            instance,
+        }
     }
 
     /// Seals `kind` for the request `binding`, valid until `expires_at_unix_ms` inclusive.

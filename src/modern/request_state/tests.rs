@@ -317,7 +317,10 @@ fn the_mac_is_hmac_sha256_of_the_key_padded_with_zeros() {
 fn each_refusal_has_its_reason_and_tells_the_client_to_start_again() {
     let reasons = [
         (StateError::Malformed, "malformed"),
-        (StateError::AnotherInstance(instance("proxy-2")), "another instance"),
+        (
+            StateError::AnotherInstance(instance("proxy-2")),
+            "another instance",
+        ),
         (StateError::Tampered, "tampered"),
         (StateError::OtherBoot, "proxy restarted"),
         (StateError::Expired, "expired"),
