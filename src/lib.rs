@@ -206,6 +206,7 @@ pub async fn run(
         metrics.clone(),
         draining.clone(),
     );
+    let listens = modern.clone();
     let app = http::routes(
         HttpState::new(
             index,
@@ -242,6 +243,7 @@ pub async fn run(
             shutdown_timeout,
             draining,
             spares.clone(),
+            listens,
         )
         .await;
         let _ = closing_tx.send(true);
@@ -303,6 +305,7 @@ async fn drain(
     timeout: Duration,
     draining: Arc<AtomicBool>,
     spares: Option<Arc<SparePool>>,
+    modern: http::ModernFront,
 ) {
     if signals.wait_for(|&count| count >= 1).await.is_err() {
         // The signal source is gone: nobody can ask for shutdown any more; serve forever.
@@ -317,6 +320,9 @@ async fn drain(
         timeout_s = timeout.as_secs_f64(),
         "shutdown requested: refusing new sessions and letting requests in flight finish (send the signal again to stop at once)"
     );
+    // Before the sessions drain: a relayed listen is a request in flight on its child, which
+    // the drain would otherwise wait for until --shutdown-timeout.
+    modern.end_listens().await;
     let force_router = router.clone();
     let force = tokio::spawn(async move {
         if signals.wait_for(|&count| count >= 2).await.is_ok() {

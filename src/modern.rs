@@ -8,7 +8,8 @@
 //! children (`modern/envelope.rs`; pool partitions and a pooled child's handshake in
 //! `modern/client_capabilities.rs`; the synthesized `server/discover` in `modern/discover.rs`).
 //! Which of the two a command is, is found once by probing a throwaway child with
-//! `server/discover` (`modern/probe.rs`).
+//! `server/discover` (`modern/probe.rs`). `subscriptions/listen` streams are served by the
+//! proxy for translated children and relayed for passthrough ones (`modern/listen.rs`).
 
 mod call;
 pub mod classify;
@@ -17,6 +18,7 @@ pub mod discover;
 pub mod envelope;
 pub mod front;
 pub mod ladder;
+mod listen;
 mod pool;
 mod pooled_child;
 pub mod probe;

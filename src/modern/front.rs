@@ -25,6 +25,7 @@ use super::client_capabilities::partition_key;
 use super::discover::discover_result;
 use super::envelope::{rewrite_progress_token, strip_envelope};
 use super::ladder::{Admitted, Refusal, SERVED_VERSIONS, admit, refuse_unserved_version};
+use super::listen::{ChangeFeed, ListenHub, ListenSettings};
 use super::pool::{ChildPool, LeaseError};
 use super::probe::{ChildEra, probe_child_era};
 use super::respond::{Delivery, json as json_response, respond};
@@ -35,8 +36,6 @@ use crate::metrics::{ProxyMetrics, RequestEra};
 use crate::protocol::{RouterMsg, SessionKind, SessionMsg};
 use crate::stream::{Priming, StreamSender};
 
-/// JSON-RPC "Method not found".
-const METHOD_NOT_FOUND: i64 = -32601;
 /// Margin over the probe's own deadline for a request waiting on the verdict.
 const VERDICT_MARGIN: Duration = Duration::from_secs(5);
 
@@ -51,6 +50,8 @@ struct FrontShared {
     era: OnceCell<ChildEra>,
     translated: ChildPool,
     passthrough: ChildPool,
+    /// `subscriptions/listen` streams.
+    listens: ListenHub,
     /// Ids (and progress tokens) the proxy gives modern requests on shared children.
     next_id: AtomicU64,
     metrics: Arc<ProxyMetrics>,
@@ -70,7 +71,7 @@ impl ModernFront {
     ) -> ModernFront {
         let modern = config.modern.clone();
         let max_inflight = config.session.max_inflight;
-        let pool = |kind| {
+        let pool = |kind, changes| {
             ChildPool::new(
                 kind,
                 router.clone(),
@@ -78,8 +79,22 @@ impl ModernFront {
                 modern.clone(),
                 max_inflight,
                 metrics.clone(),
+                changes,
             )
         };
+        let changes = ChangeFeed::default();
+        let translated = pool(SessionKind::Translated, Some(changes.clone()));
+        let listen_settings = ListenSettings {
+            keepalive: config.sse_keepalive,
+            queue: config.session.stream_capacity,
+            lease_wait: modern.lease_wait,
+        };
+        let listens = ListenHub::new(
+            changes,
+            translated.clone(),
+            listen_settings,
+            metrics.sse_stream_gauge(true),
+        );
         let era = match modern.child_era {
             ChildEraSetting::Legacy => OnceCell::new_with(Some(ChildEra::Legacy)),
             ChildEraSetting::Modern => OnceCell::new_with(Some(ChildEra::Modern)),
@@ -88,8 +103,9 @@ impl ModernFront {
         let front = ModernFront(Arc::new(FrontShared {
             config: config.clone(),
             era,
-            translated: pool(SessionKind::Translated),
-            passthrough: pool(SessionKind::Passthrough),
+            translated,
+            passthrough: pool(SessionKind::Passthrough, None),
+            listens,
             next_id: AtomicU64::new(1),
             metrics,
             draining,
@@ -155,13 +171,12 @@ impl ModernFront {
             Ok(Admitted::Notification) => return StatusCode::ACCEPTED.into_response(),
             Ok(Admitted::Request(call)) => call,
         };
+        let mut listen_slot = None;
         if call.method == "subscriptions/listen" {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                client_id,
-                METHOD_NOT_FOUND,
-                "subscriptions/listen is not served by this proxy yet",
-            );
+            match self.0.listens.reserve(&client_id) {
+                Ok(slot) => listen_slot = Some(slot),
+                Err(refused) => return refused,
+            }
         }
         let is_discover = call.method == "server/discover";
         // A 5xx would end a TypeScript client's era negotiation instead of letting it fall back.
@@ -195,6 +210,10 @@ impl ModernFront {
             self.keep_translated_warm();
             if is_discover {
                 return self.discover(client_id).await;
+            }
+            if let Some(slot) = listen_slot.take() {
+                let listens = &self.0.listens;
+                return listens.serve_translated(slot, client_id, frame.params()).await;
             }
         }
         let key = if translate {
@@ -294,7 +313,17 @@ impl ModernFront {
             keepalive: self.0.config.sse_keepalive,
             gauge: self.0.metrics.sse_stream_gauge(false),
         };
+        if let Some(slot) = listen_slot {
+            let sse_after = self.0.config.sse_after;
+            return self.0.listens.forward(slot, rx, plan, lease, sse_after).await;
+        }
         respond(ModernCall::new(rx, plan, lease), delivery, client_id).await
+    }
+
+    /// Shutdown: every `subscriptions/listen` stream ends with its closing result (waits a
+    /// bounded time for them).
+    pub async fn end_listens(&self) {
+        self.0.listens.end_all().await;
     }
 
     /// The command's era, probing it if nobody has yet. The probe is bounded by
