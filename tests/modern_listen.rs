@@ -177,8 +177,14 @@ async fn resource_subscriptions_are_reference_counted_on_the_listener_child() {
     let follow = json!({"resourceSubscriptions": [HELLO]});
     let mut one = listen(&client, first.clone(), follow.clone()).await;
     let mut two = listen(&client, second.clone(), follow.clone()).await;
-    assert_eq!(next(&mut one).await, acknowledgement(&first, follow.clone()));
-    assert_eq!(next(&mut two).await, acknowledgement(&second, follow.clone()));
+    assert_eq!(
+        next(&mut one).await,
+        acknowledgement(&first, follow.clone())
+    );
+    assert_eq!(
+        next(&mut two).await,
+        acknowledgement(&second, follow.clone())
+    );
     let seen = received(&client).await;
     assert_eq!(count(&seen, "resources/subscribe", HELLO), 1, "{seen:?}");
 
@@ -215,8 +221,7 @@ async fn a_restarted_listener_child_makes_streams_refetch_and_keeps_subscription
     let proxy = translating(&[]);
     let client = proxy.client();
     let id = json!("watching");
-    let filter =
-        json!({"toolsListChanged": true, "resourcesListChanged": true, "resourceSubscriptions": [HELLO]});
+    let filter = json!({"toolsListChanged": true, "resourcesListChanged": true, "resourceSubscriptions": [HELLO]});
     let mut stream = listen(&client, id.clone(), filter.clone()).await;
     assert_eq!(next(&mut stream).await, acknowledgement(&id, filter));
     // Its answer is an error of the session (the child died under it).

@@ -23,7 +23,10 @@ pub const SUBSCRIPTION_ID_KEY: &str = "io.modelcontextprotocol/subscriptionId";
 /// Filter flags and the notification each one opts in to.
 const LIST_FLAGS: [(&str, &str); 3] = [
     ("toolsListChanged", "notifications/tools/list_changed"),
-    ("resourcesListChanged", "notifications/resources/list_changed"),
+    (
+        "resourcesListChanged",
+        "notifications/resources/list_changed",
+    ),
     ("promptsListChanged", "notifications/prompts/list_changed"),
 ];
 
@@ -56,10 +59,7 @@ impl Listens {
         registry.next += 1;
         let key = registry.next;
         registry.open.insert(key, (id, honoured));
-        OpenListen {
-            listens: self,
-            key,
-        }
+        OpenListen { listens: self, key }
     }
 
     /// What `notify` sends: for each open listen, the notifications its filter opts in to.
@@ -74,7 +74,9 @@ impl Listens {
                     messages.push(wire::notification(method, Some(params)));
                 }
             }
-            let uris = honoured.get("resourceSubscriptions").and_then(Value::as_array);
+            let uris = honoured
+                .get("resourceSubscriptions")
+                .and_then(Value::as_array);
             for uri in uris.into_iter().flatten() {
                 let params = json!({ "uri": uri, "_meta": meta });
                 messages.push(wire::notification(

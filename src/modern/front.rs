@@ -173,9 +173,9 @@ impl ModernFront {
         };
         let mut listen_slot = None;
         if call.method == "subscriptions/listen" {
-            match self.0.listens.reserve(&client_id) {
-                Ok(slot) => listen_slot = Some(slot),
-                Err(refused) => return refused,
+            match self.0.listens.reserve() {
+                Some(slot) => listen_slot = Some(slot),
+                None => return ListenHub::refuse_full(&client_id),
             }
         }
         let is_discover = call.method == "server/discover";
@@ -213,7 +213,9 @@ impl ModernFront {
             }
             if let Some(slot) = listen_slot.take() {
                 let listens = &self.0.listens;
-                return listens.serve_translated(slot, client_id, frame.params()).await;
+                return listens
+                    .serve_translated(slot, client_id, frame.params())
+                    .await;
             }
         }
         let key = if translate {
@@ -315,7 +317,11 @@ impl ModernFront {
         };
         if let Some(slot) = listen_slot {
             let sse_after = self.0.config.sse_after;
-            return self.0.listens.forward(slot, rx, plan, lease, sse_after).await;
+            return self
+                .0
+                .listens
+                .forward(slot, rx, plan, lease, sse_after)
+                .await;
         }
         respond(ModernCall::new(rx, plan, lease), delivery, client_id).await
     }

@@ -109,19 +109,24 @@ impl ListenHub {
         }))
     }
 
-    /// A place for one more stream, or the 503 that refuses it.
-    pub fn reserve(&self, client_id: &Value) -> Result<ListenSlot, Response> {
+    /// A place for one more stream, if the proxy has room ([`MAX_LISTENS`]).
+    pub fn reserve(&self) -> Option<ListenSlot> {
         self.0
             .slots
             .clone()
             .try_acquire_owned()
+            .ok()
             .map(ListenSlot)
-            .map_err(|_| {
-                unavailable(
-                    client_id,
-                    &format!("the proxy already serves its maximum of {MAX_LISTENS} listen streams; retry later"),
-                )
-            })
+    }
+
+    /// The answer to a listen beyond [`MAX_LISTENS`]: 503 with `Retry-After`.
+    pub fn refuse_full(client_id: &Value) -> Response {
+        unavailable(
+            client_id,
+            &format!(
+                "the proxy already serves its maximum of {MAX_LISTENS} listen streams; retry later"
+            ),
+        )
     }
 
     /// Serves a listen for a legacy-only server (`params` of the request).

@@ -111,7 +111,13 @@ pub async fn open_pooled(
     {
         return Err(StartError::Ended);
     }
-    tokio::spawn(serve_unrelated(entry.clone(), rx, span.clone(), metrics, changes));
+    tokio::spawn(serve_unrelated(
+        entry.clone(),
+        rx,
+        span.clone(),
+        metrics,
+        changes,
+    ));
     tracing::info!(parent: &span, "pooled MCP server child ready for modern clients");
     Ok(PooledChild {
         entry,

@@ -46,8 +46,7 @@ pub async fn ask(
     ) else {
         return Err(AskError::Busy);
     };
-    let (stream, mut rx) =
-        StreamSender::open(entry.streams.next(), ANSWER_CAPACITY, Priming::None);
+    let (stream, mut rx) = StreamSender::open(entry.streams.next(), ANSWER_CAPACITY, Priming::None);
     entry
         .actor
         .cast(SessionMsg::Request {

@@ -203,7 +203,11 @@ mod tests {
         let feed = ChangeFeed::default();
         let (tx_a, mut rx_a) = mpsc::channel(8);
         let (tx_b, mut rx_b) = mpsc::channel(8);
-        let _a = feed.register(Value::from("a"), filter(r#"{"toolsListChanged":true}"#), tx_a);
+        let _a = feed.register(
+            Value::from("a"),
+            filter(r#"{"toolsListChanged":true}"#),
+            tx_a,
+        );
         let _b = feed.register(
             Value::from(2),
             filter(r#"{"promptsListChanged":true,"resourceSubscriptions":["u://1"]}"#),
@@ -263,7 +267,10 @@ mod tests {
         feed.refetch();
         assert_eq!(feed.len(), 1, "the full stream left the feed");
         assert!(rx.try_recv().is_ok());
-        assert!(rx.recv().await.is_none(), "its queue ends after what it holds");
+        assert!(
+            rx.recv().await.is_none(),
+            "its queue ends after what it holds"
+        );
         drop(gone);
         assert_eq!(feed.len(), 0);
     }

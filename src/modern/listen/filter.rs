@@ -179,7 +179,10 @@ pub fn acknowledgement(subscription_id: &Value, honoured: &Filter) -> Frame {
 
 /// A list change as the stream `subscription_id` carries it.
 pub fn list_changed(kind: ListKind, subscription_id: &Value) -> Frame {
-    Frame::notification(kind.method(), Some(json!({ "_meta": tag(subscription_id) })))
+    Frame::notification(
+        kind.method(),
+        Some(json!({ "_meta": tag(subscription_id) })),
+    )
 }
 
 /// `notification` tagged for the stream `subscription_id`: its params (an object, or none)

@@ -75,7 +75,8 @@ impl ForwardedListen {
             if let StreamEnd::Refused(status) = event.end {
                 self.lease = None;
                 frame.replace_id(self.client_id.clone());
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 return Forwarded::Answer(status, frame.to_bytes());
             }
             match frame.kind() {

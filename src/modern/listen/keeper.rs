@@ -220,9 +220,7 @@ impl Keeper {
             for uri in uris {
                 self.subscribe(&uri, "resources/subscribe").await;
             }
-            tracing::info!(
-                "the listener child was replaced; listen streams are told to refetch"
-            );
+            tracing::info!("the listener child was replaced; listen streams are told to refetch");
             self.feed.refetch();
         }
     }
