@@ -157,6 +157,16 @@ impl Frame {
         }
     }
 
+    /// The `result` of a response, to patch in place (the modern leg's translation).
+    pub fn result_mut(&mut self) -> Option<&mut Value> {
+        self.map.get_mut("result")
+    }
+
+    /// The `error` of an error response, to patch in place.
+    pub fn error_mut(&mut self) -> Option<&mut Value> {
+        self.map.get_mut("error")
+    }
+
     /// Builds a successful answer the proxy sends on its own (to a server's `ping`).
     pub fn response(id: Value, result: Value) -> Frame {
         let mut map = Map::new();

@@ -13,6 +13,8 @@
 //!  │    └─ ChildProcess (child.rs)       decides stop/kill; its tasks do the I/O:
 //!  │         writer (stdin queue) · reader (frames, then the exit, in-band) · stderr
 //!  └─ SessionSupervisor ...
+//!        ▲ pooled sessions (no Mcp-Session-Id; the proxy is their client)
+//! ModernFront (modern/front.rs)          2026-07-28 POSTs: ladder, era, ChildPool leases
 //! ```
 //!
 //! Actors decide, tasks do I/O: a child's exit reaches its session as an ordinary message
@@ -25,10 +27,10 @@
 //! import; no actor module imports another's internals:
 //!
 //! ```text
-//! frame, line_reader, id_sniff, mailbox, budget, backoff, config, process, session_id,
-//! close_reason, session_stats, stream
+//! frame, line_reader, id_sniff, mailbox, budget, backoff, base64url, config, process,
+//! session_id, close_reason, session_stats, stream
 //!   → protocol (SessionMsg, ChildEvent, RouterMsg, OpenError)
-//!   → metrics → index → child → session → router → sse, http → lib
+//!   → metrics → index → child → session → router → modern → sse, http → lib
 //! ```
 //!
 //! - `frame.rs`: the lossless JSON-RPC message type; `id_sniff.rs` recovers the id of a line
@@ -41,6 +43,11 @@
 //! - `fd_limit.rs`: the descriptor limit, raised at startup; the default connection limit.
 //! - `config.rs`: CLI and validated configuration.
 //! - `mailbox.rs`: message-count bounds and depth gauges for actor mailboxes.
+//! - `base64url.rs`: unpadded base64url, the alphabet of `requestState` tokens.
+//! - `modern.rs`, `modern/`: the dual-era endpoint's 2026-07-28 leg: classification, the
+//!   transport's validation ladder, the child era probe, pooled children (sessions whose client
+//!   is the proxy), passthrough and translation, `InputRequiredResult` rounds, and
+//!   `subscriptions/listen` streams.
 //! - `backoff.rs`: restart intensity and backoff.
 //! - `child/spares.rs`: the pool of pre-spawned children (`--prespawn`) that the `Launcher`
 //!   takes from before it spawns.
@@ -55,6 +62,7 @@
 //! `SessionSupervisor` with scripted fake children under paused time.
 
 mod backoff;
+mod base64url;
 mod budget;
 mod child;
 mod close_reason;
@@ -108,6 +116,9 @@ pub enum RunError {
     /// The listener failed.
     #[error("HTTP server error: {0}")]
     Io(#[from] std::io::Error),
+    /// The operating system's random source failed (needed for sealed states).
+    #[error("cannot read the system's random source: {0}")]
+    Random(getrandom::Error),
 }
 
 /// Counts shutdown requests (SIGINT, SIGTERM, SIGHUP; SIGQUIT counts as two): the first
@@ -205,8 +216,9 @@ pub async fn run(
         index.clone(),
         metrics.clone(),
         draining.clone(),
-    );
-    let listens = modern.clone();
+    )
+    .map_err(RunError::Random)?;
+    let modern_for_drain = modern.clone();
     let app = http::routes(
         HttpState::new(
             index,
@@ -243,7 +255,7 @@ pub async fn run(
             shutdown_timeout,
             draining,
             spares.clone(),
-            listens,
+            modern_for_drain,
         )
         .await;
         let _ = closing_tx.send(true);
@@ -312,6 +324,7 @@ async fn drain(
         std::future::pending::<()>().await;
     }
     draining.store(true, Ordering::Relaxed);
+    modern.drain();
     if let Some(pool) = &spares {
         // No new session will take a spare: taken ones are not replaced any more.
         pool.drain();

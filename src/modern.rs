@@ -10,6 +10,17 @@
 //! Which of the two a command is, is found once by probing a throwaway child with
 //! `server/discover` (`modern/probe.rs`). `subscriptions/listen` streams are served by the
 //! proxy for translated children and relayed for passthrough ones (`modern/listen.rs`).
+//!
+//! ```text
+//! ModernFront (front.rs) ── ladder, era, partition ──► ChildPool (pool.rs)
+//!   │ retries: sealed requestState (front/retry.rs,        │ leases PooledChild (pooled_child.rs):
+//!   │          request_state.rs)                            │ a SessionSupervisor opened through the
+//!   ▼                                                       │ router, whose client is the proxy
+//! forward (front/forward.rs) ── ModernCall (call.rs) ──────┘
+//!   answers: respond.rs (JSON or SSE without ids)
+//!   child questions: server_asks.rs → parked.rs (InputRequiredResult rounds)
+//!   subscriptions/listen: listen.rs (translated: fed by every pooled child; passthrough: relayed)
+//! ```
 
 mod call;
 pub mod classify;
@@ -19,10 +30,13 @@ pub mod envelope;
 pub mod front;
 pub mod ladder;
 mod listen;
+mod parked;
 mod pool;
 mod pooled_child;
 pub mod probe;
+pub mod request_state;
 mod respond;
+mod server_asks;
 
 /// The protocol revision the modern leg serves.
 pub const MODERN_VERSION: &str = "2026-07-28";

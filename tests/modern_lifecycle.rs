@@ -99,3 +99,31 @@ async fn shutdown_stops_every_pooled_child() {
         assert!(common::children_of(proxy.pid()).is_empty());
     }
 }
+
+#[tokio::test]
+async fn shutdown_gives_up_parked_calls_at_once() {
+    let proxy = Proxy::start(&TRANSLATE, &[]);
+    let client = proxy.client();
+    let message = modern_request(
+        json!(1),
+        "tools/call",
+        json!({"name": "elicit", "arguments": {"message": "name?"}}),
+        json!({"elicitation": {}}),
+    );
+    let asked = client.post_modern(&message).await;
+    assert_eq!(
+        asked.last()["result"]["resultType"],
+        json!("input_required")
+    );
+    let started = std::time::Instant::now();
+    proxy.signal(libc::SIGTERM);
+    let (proxy, code) = exit_code(proxy).await;
+    assert_eq!(code, Some(0), "log:\n{}", proxy.log());
+    // The drain did not wait --shutdown-timeout (30 s) for a client that may never retry.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(common::children_of(proxy.pid()).is_empty());
+}

@@ -119,6 +119,7 @@ pub(super) fn check(cli: &Cli) -> Result<(), ConfigError> {
         ("--idle-connection-timeout", cli.idle_connection_timeout),
         ("--child-era-probe-timeout", cli.child_era_probe_timeout),
         ("--modern-lease-wait", cli.modern_lease_wait),
+        ("--modern-input-ttl", cli.modern_input_ttl),
     ];
     if let Some((flag, _)) = nonzero_durations.iter().find(|(_, value)| value.is_zero()) {
         return Err(ConfigError::Zero(flag));

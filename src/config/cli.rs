@@ -259,6 +259,21 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_MODERN_MAX_AGE", default_value = "1h", value_parser = parse_duration)]
     pub modern_max_age: Duration,
 
+    /// How long a modern call parked on an InputRequiredResult (elicitation, sampling, roots)
+    /// waits for the client's retry; then the server's request is answered as cancelled.
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_INPUT_TTL", default_value = "10m", value_parser = parse_duration)]
+    pub modern_input_ttl: Duration,
+
+    /// Root URIs (comma-separated) a pooled child gets when it asks `roots/list` outside an
+    /// interactive modern request (default: no roots).
+    #[arg(
+        long,
+        env = "HYPER_MCP_PROXY_ROOTS",
+        value_delimiter = ',',
+        value_name = "URI"
+    )]
+    pub roots: Vec<String>,
+
     /// The stdio MCP server to spawn per session: program and arguments, after `--`.
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<String>,

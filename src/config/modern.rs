@@ -49,4 +49,8 @@ pub struct ModernConfig {
     pub recycle_after: Option<u64>,
     /// A pooled child is replaced once this old, if set.
     pub max_age: Option<Duration>,
+    /// How long a call parked on an `InputRequiredResult` waits for the client's retry.
+    pub input_ttl: Duration,
+    /// What a pooled child's `roots/list` outside an interactive request is answered with.
+    pub roots: Vec<String>,
 }

@@ -13,9 +13,9 @@
 
 use serde_json::{Value, json};
 
-use super::base64url;
 use super::error::RpcError;
 use super::request::{RequestContext, json_text};
+use crate::base64url;
 
 /// Where a `tools/call` stands in its rounds.
 #[derive(Debug, Clone, PartialEq)]

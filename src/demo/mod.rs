@@ -19,7 +19,6 @@
 
 mod args;
 mod asking;
-mod base64url;
 mod catalog;
 mod client_requests;
 mod dispatch;

@@ -142,5 +142,5 @@ pub fn error_with_data(id: i64, code: i64, message: &str, data: Value) -> Value 
 
 /// The demo's `requestState` for this JSON text.
 pub fn state_token(state: &str) -> String {
-    super::base64url::encode(state.as_bytes())
+    crate::base64url::encode(state.as_bytes())
 }

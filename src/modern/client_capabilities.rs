@@ -72,13 +72,6 @@ pub fn partition_key(capabilities: &Value) -> String {
 
 /// Whether the capabilities declare roots, sampling or elicitation: a child may then send the
 /// caller requests, so the request needs a child of its own (an exclusive lease).
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "exclusive leases for interactive requests come next"
-    )
-)]
 pub fn is_interactive(capabilities: &Value) -> bool {
     INTERACTIVE_CAPABILITIES
         .iter()

@@ -233,22 +233,15 @@ fn error_code(frame: &Frame) -> Option<i64> {
     frame.error()?.get("code")?.as_i64()
 }
 
-/// Applies `edit` to the frame's top-level `member` (`result` or `error`).
-///
-/// `Frame` hands out only `params` mutably, so the frame is rebuilt from its own bytes: with
-/// `preserve_order` and `arbitrary_precision` that round trip keeps every key, its position and
-/// every number's spelling. The bytes are the frame's own serialization, so re-reading them
-/// cannot fail; if it somehow did, the frame stays as it was.
+/// Applies `edit` to the frame's top-level `member` (`result` or `error`), in place: every
+/// other key keeps its position and every number its spelling.
 fn edit_member(frame: &mut Frame, member: &str, edit: impl FnOnce(&mut Value)) {
-    let Ok(mut map) = serde_json::from_slice::<Map<String, Value>>(&frame.to_bytes()) else {
-        return;
+    let value = match member {
+        "result" => frame.result_mut(),
+        _ => frame.error_mut(),
     };
-    let Some(value) = map.get_mut(member) else {
-        return;
-    };
-    edit(value);
-    if let Ok(rebuilt) = Frame::from_map(map) {
-        *frame = rebuilt;
+    if let Some(value) = value {
+        edit(value);
     }
 }
 

@@ -20,21 +20,26 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
-use super::call::{CallPlan, ModernCall};
-use super::client_capabilities::partition_key;
+mod forward;
+mod retry;
+
+use forward::Outgoing;
+use retry::Retry;
+
+use super::client_capabilities::{is_interactive, partition_key};
 use super::discover::discover_result;
-use super::envelope::{rewrite_progress_token, strip_envelope};
 use super::ladder::{Admitted, Refusal, SERVED_VERSIONS, admit, refuse_unserved_version};
 use super::listen::{ChangeFeed, ListenHub, ListenSettings};
+use super::parked::ParkedCalls;
 use super::pool::{ChildPool, LeaseError};
 use super::probe::{ChildEra, probe_child_era};
-use super::respond::{Delivery, json as json_response, respond};
+use super::request_state::StateSealer;
+use super::respond::json as json_response;
 use crate::config::{ChildEraSetting, Config, ModernMode};
 use crate::frame::{Frame, INTERNAL_ERROR, INVALID_REQUEST};
 use crate::index::SessionIndex;
 use crate::metrics::{ProxyMetrics, RequestEra};
-use crate::protocol::{RouterMsg, SessionKind, SessionMsg};
-use crate::stream::{Priming, StreamSender};
+use crate::protocol::{RouterMsg, SessionKind};
 
 /// Margin over the probe's own deadline for a request waiting on the verdict.
 const VERDICT_MARGIN: Duration = Duration::from_secs(5);
@@ -54,6 +59,10 @@ struct FrontShared {
     listens: ListenHub,
     /// Ids (and progress tokens) the proxy gives modern requests on shared children.
     next_id: AtomicU64,
+    /// Calls waiting for their client's answers, and the sealer of their states.
+    parked: Arc<ParkedCalls>,
+    /// `--roots`.
+    roots: Arc<[String]>,
     metrics: Arc<ProxyMetrics>,
     /// Set when the proxy begins to shut down.
     draining: Arc<AtomicBool>,
@@ -68,7 +77,7 @@ impl ModernFront {
         index: Arc<SessionIndex>,
         metrics: Arc<ProxyMetrics>,
         draining: Arc<AtomicBool>,
-    ) -> ModernFront {
+    ) -> Result<ModernFront, getrandom::Error> {
         let modern = config.modern.clone();
         let max_inflight = config.session.max_inflight;
         let pool = |kind, changes| {
@@ -107,13 +116,15 @@ impl ModernFront {
             passthrough: pool(SessionKind::Passthrough, None),
             listens,
             next_id: AtomicU64::new(1),
+            parked: ParkedCalls::new(Arc::new(StateSealer::new()?), modern.input_ttl),
+            roots: modern.roots.clone().into(),
             metrics,
             draining,
         }));
         if modern.mode == ModernMode::Translate && modern.child_era == ChildEraSetting::Legacy {
             front.keep_translated_warm();
         }
-        front
+        Ok(front)
     }
 
     /// Probes the command's era (once: concurrent first requests share the probe; a probe
@@ -142,6 +153,12 @@ impl ModernFront {
             .keep_warm(&key, &none, self.0.config.modern.pool_min);
     }
 
+    /// Shutdown began: calls parked for their clients' answers are given up (their children's
+    /// questions answered as cancelled, their requests cancelled), so the drain ends.
+    pub fn drain(&self) {
+        self.0.parked.expire_all();
+    }
+
     /// A POST whose modern version header names a revision the proxy does not serve is
     /// refused before its body is read (with `--modern off` the body decides, as always).
     pub fn refuse_unserved_version(&self, headers: &HeaderMap) -> Option<Response> {
@@ -152,7 +169,7 @@ impl ModernFront {
     }
 
     /// Serves one POST classified as modern, whose body parsed into `frame`.
-    pub async fn serve(&self, headers: &HeaderMap, mut frame: Frame) -> Response {
+    pub async fn serve(&self, headers: &HeaderMap, frame: Frame) -> Response {
         self.0.metrics.era.request(RequestEra::Modern);
         let client_id = frame.id().cloned().unwrap_or(Value::Null);
         let modern = &self.0.config.modern;
@@ -171,10 +188,10 @@ impl ModernFront {
             Ok(Admitted::Notification) => return StatusCode::ACCEPTED.into_response(),
             Ok(Admitted::Request(call)) => call,
         };
-        let mut listen_slot = None;
+        let mut listen = None;
         if call.method == "subscriptions/listen" {
             match self.0.listens.reserve() {
-                Some(slot) => listen_slot = Some(slot),
+                Some(slot) => listen = Some(slot),
                 None => return ListenHub::refuse_full(&client_id),
             }
         }
@@ -211,13 +228,21 @@ impl ModernFront {
             if is_discover {
                 return self.discover(client_id).await;
             }
-            if let Some(slot) = listen_slot.take() {
+            if let Some(slot) = listen.take() {
                 let listens = &self.0.listens;
                 return listens
                     .serve_translated(slot, client_id, frame.params())
                     .await;
             }
         }
+        let (frame, call) = match self.retry(frame, call, client_id.clone()).await {
+            Retry::Answered(response) => return response,
+            Retry::ToChild(outgoing) => return self.forward(outgoing).await,
+            Retry::Fresh(frame, call) => (frame, call),
+        };
+        // A translated request that declares roots, sampling or elicitation holds its child
+        // alone: a legacy server's question can then only be about this request.
+        let exclusive = translate && is_interactive(&call.capabilities);
         let key = if translate {
             let mut key = partition_key(&call.capabilities);
             if let Some(name) = &modern.partition_header {
@@ -233,7 +258,7 @@ impl ModernFront {
         } else {
             String::new()
         };
-        let lease = match pool.lease(&key, &call.capabilities).await {
+        let lease = match pool.lease(&key, &call.capabilities, exclusive).await {
             Ok(lease) => lease,
             Err(err @ LeaseError::Exhausted) => {
                 self.0.metrics.era.lease(false);
@@ -255,75 +280,16 @@ impl ModernFront {
             }
         };
         self.0.metrics.era.lease(true);
-        let number = self.0.next_id.fetch_add(1, Ordering::Relaxed);
-        let proxy_id = Value::from(number);
-        let progress = call.progress_token.clone().map(|original| {
-            let ours = Value::from(format!("hyper-mcp-proxy-{number}"));
-            rewrite_progress_token(&mut frame, ours.clone());
-            (original, ours)
-        });
-        if translate {
-            strip_envelope(&mut frame);
-        }
-        frame.replace_id(proxy_id.clone());
-        let entry = lease.child().entry.clone();
-        let server_info = lease
-            .child()
-            .initialize_result
-            .as_ref()
-            .and_then(|result| result.get("serverInfo").cloned());
-        let (Some(permit), Ok(charge)) = (
-            entry.inbox.try_reserve(),
-            entry.budgets.to_child.try_charge(frame.size_hint()),
-        ) else {
-            return with_retry_after(refuse(
-                unavailable,
-                client_id,
-                INTERNAL_ERROR,
-                "the pooled MCP server child is too busy (mailbox or byte budget full); retry shortly",
-            ));
-        };
-        let (stream, rx) = StreamSender::open(
-            entry.streams.next(),
-            self.0.config.session.stream_capacity,
-            Priming::None,
-        );
-        let plan = CallPlan {
-            client_id: client_id.clone(),
-            proxy_id,
-            progress,
-            method: call.method,
-            translate,
-            server_info,
-        };
-        let sent = entry.actor.cast(SessionMsg::Request {
+        self.forward(Outgoing {
+            lease,
             frame,
-            stream,
-            permit,
-            charge,
-        });
-        if sent.is_err() {
-            return with_retry_after(refuse(
-                unavailable,
-                client_id,
-                INTERNAL_ERROR,
-                "the pooled MCP server session ended; retry",
-            ));
-        }
-        let delivery = Delivery {
-            sse_after: self.0.config.sse_after,
-            keepalive: self.0.config.sse_keepalive,
-            gauge: self.0.metrics.sse_stream_gauge(false),
-        };
-        if let Some(slot) = listen_slot {
-            let sse_after = self.0.config.sse_after;
-            return self
-                .0
-                .listens
-                .forward(slot, rx, plan, lease, sse_after)
-                .await;
-        }
-        respond(ModernCall::new(rx, plan, lease), delivery, client_id).await
+            call,
+            client_id,
+            translate,
+            exclusive,
+            listen,
+        })
+        .await
     }
 
     /// Shutdown: every `subscriptions/listen` stream ends with its closing result (waits a

@@ -30,6 +30,7 @@ use crate::config::ModernConfig;
 use crate::index::SessionIndex;
 use crate::metrics::ProxyMetrics;
 use crate::protocol::{RouterMsg, SessionKind, SessionMsg};
+use crate::session_id::SessionId;
 
 /// A failed start is retried on demand no sooner than this: a command that cannot start must
 /// not be spawned once per request.
@@ -134,8 +135,16 @@ impl ChildPool {
     }
 
     /// Leases the least loaded child of partition `key` (created with `capabilities` if new),
-    /// starting one if the partition has room, waiting up to `--modern-lease-wait`.
-    pub async fn lease(&self, key: &str, capabilities: &Value) -> Result<Lease, LeaseError> {
+    /// starting one if the partition has room, waiting up to `--modern-lease-wait`. An
+    /// `exclusive` lease takes a child with nothing else in flight and holds it alone: a
+    /// legacy child's server→client request can then only belong to this lease's request.
+    pub async fn lease(
+        &self,
+        key: &str,
+        capabilities: &Value,
+        exclusive: bool,
+    ) -> Result<Lease, LeaseError> {
+        let room = if exclusive { 1 } else { self.0.max_inflight };
         let deadline = Instant::now() + self.0.config.lease_wait;
         let mut seen_failure: Option<Instant> = None;
         loop {
@@ -148,7 +157,7 @@ impl ChildPool {
                     .entry(key.to_owned())
                     .or_insert_with(|| Partition::new(capabilities.clone()));
                 self.tidy(partition);
-                if let Some(child) = partition.least_loaded(self.0.max_inflight) {
+                if let Some(child) = partition.least_loaded(room) {
                     child.inflight.fetch_add(1, Ordering::Relaxed);
                     child.served.fetch_add(1, Ordering::Relaxed);
                     return Ok(Lease {
@@ -180,6 +189,23 @@ impl ChildPool {
                 return Err(LeaseError::Exhausted);
             }
         }
+    }
+
+    /// Leases the child of pooled session `id`, wherever it is (a retry that must return to the
+    /// child holding its state); `None` if that child is gone or retired.
+    pub fn lease_child(&self, id: &SessionId) -> Option<Lease> {
+        let partitions = self.partitions();
+        let child = partitions
+            .values()
+            .flat_map(|partition| partition.children.iter())
+            .find(|child| child.id == *id && child.entry.is_open())?
+            .clone();
+        child.inflight.fetch_add(1, Ordering::Relaxed);
+        child.served.fetch_add(1, Ordering::Relaxed);
+        Some(Lease {
+            child,
+            pool: self.clone(),
+        })
     }
 
     /// Starts children of partition `key` until it has `count` (used for warm-up and to keep

@@ -22,6 +22,7 @@ use crate::frame::{Frame, FrameKind};
 use crate::index::{SessionEntry, SessionIndex};
 use crate::metrics::ProxyMetrics;
 use crate::protocol::{OpenError, OpenedSession, RouterMsg, SessionKind, SessionMsg};
+use crate::session_id::SessionId;
 use crate::stream::{INITIALIZE_STREAM, Priming, StreamReceiver, StreamSender};
 
 /// Longest a pooled child may take to answer the proxy's `initialize` (a slow runtime such as
@@ -34,6 +35,7 @@ const METHOD_NOT_FOUND: i64 = -32601;
 
 /// A shared child and its load.
 pub struct PooledChild {
+    pub id: SessionId,
     pub entry: SessionEntry,
     /// Requests leased to it now.
     pub inflight: AtomicUsize,
@@ -120,6 +122,7 @@ pub async fn open_pooled(
     ));
     tracing::info!(parent: &span, "pooled MCP server child ready for modern clients");
     Ok(PooledChild {
+        id,
         entry,
         inflight: AtomicUsize::new(0),
         served: AtomicU64::new(0),

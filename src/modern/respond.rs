@@ -15,7 +15,12 @@ use futures_util::StreamExt as _;
 use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
 
+use std::sync::Arc;
+
 use super::call::{CallStep, ModernCall};
+use super::parked::ParkedCalls;
+use super::request_state::Binding;
+use super::server_asks::Ask;
 use crate::frame::{Frame, INTERNAL_ERROR};
 
 pub(super) const KEEPALIVE: &[u8] = b": keep-alive\n\n";
@@ -28,6 +33,22 @@ pub struct Delivery {
     pub keepalive: Option<Duration>,
     /// The open-SSE-streams gauge.
     pub gauge: Gauge,
+    /// Where the call parks if its child asks the caller something (calls that may ask).
+    pub parking: Option<Parking>,
+}
+
+/// Where a call that asks its caller something waits for the retry.
+pub struct Parking {
+    pub parked: Arc<ParkedCalls>,
+    /// What the retry must repeat: method, name, arguments.
+    pub binding: Binding,
+}
+
+impl Parking {
+    /// Parks `call` and returns the `InputRequiredResult` for the caller.
+    fn park(&self, call: ModernCall, asks: Vec<Ask>) -> Option<Bytes> {
+        self.parked.park(call, asks, &self.binding)
+    }
 }
 
 /// Drives `call` to its HTTP answer.
@@ -38,10 +59,38 @@ pub async fn respond(mut call: ModernCall, delivery: Delivery, client_id: Value)
     };
     match first {
         Some(Some(CallStep::Answer(status, body))) => json(status, body),
+        Some(Some(CallStep::Ask(asks))) => match park(&delivery, call, asks) {
+            Some(answer) => json(StatusCode::OK, answer),
+            None => too_many_parked(client_id),
+        },
         Some(Some(CallStep::Event(event))) => sse(call, delivery, Some(event), client_id),
         None => sse(call, delivery, None, client_id),
         Some(None) => ended(client_id),
     }
+}
+
+/// Parks a call whose child asked the caller something; `None` if it cannot wait (dropping
+/// it cancels the child's request).
+fn park(delivery: &Delivery, call: ModernCall, asks: Vec<Ask>) -> Option<Bytes> {
+    match &delivery.parking {
+        Some(parking) => parking.park(call, asks),
+        None => None,
+    }
+}
+
+fn too_many_parked(client_id: Value) -> Response {
+    let body = Frame::error_response(
+        client_id,
+        INTERNAL_ERROR,
+        "too many calls are waiting for their clients' answers; retry shortly",
+        None,
+    )
+    .to_bytes();
+    let mut response = json(StatusCode::SERVICE_UNAVAILABLE, body);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// The answer as one JSON body.
@@ -71,7 +120,9 @@ fn ended_body(client_id: Value) -> Bytes {
 
 /// State of an SSE answer's body.
 struct SseCall {
-    call: ModernCall,
+    /// Taken out when the call parks.
+    call: Option<ModernCall>,
+    delivery: Delivery,
     keepalive: Option<Duration>,
     /// Set once the answer (or the end) was written.
     done: bool,
@@ -102,28 +153,38 @@ fn sse(call: ModernCall, delivery: Delivery, first: Option<Bytes>, client_id: Va
         None => Bytes::from_static(KEEPALIVE),
     };
     let state = SseCall {
-        call,
+        call: Some(call),
         keepalive: delivery.keepalive,
         done: false,
         client_id,
-        gauge: delivery.gauge,
+        gauge: delivery.gauge.clone(),
+        delivery,
     };
     let rest = futures_util::stream::unfold(state, |mut state| async move {
         if state.done {
             return None;
         }
+        let call = state.call.as_mut()?;
         let step = match state.keepalive {
-            Some(period) => match tokio::time::timeout(period, state.call.next()).await {
+            Some(period) => match tokio::time::timeout(period, call.next()).await {
                 Ok(step) => step,
                 Err(_idle) => return Some((Ok(Bytes::from_static(KEEPALIVE)), state)),
             },
-            None => state.call.next().await,
+            None => call.next().await,
         };
         let chunk = match step {
             Some(CallStep::Event(event)) => event_chunk(&event),
             Some(CallStep::Answer(_, body)) => {
                 state.done = true;
                 event_chunk(&body)
+            }
+            Some(CallStep::Ask(asks)) => {
+                state.done = true;
+                let call = state.call.take()?;
+                match park(&state.delivery, call, asks) {
+                    Some(answer) => event_chunk(&answer),
+                    None => event_chunk(&ended_body(state.client_id.clone())),
+                }
             }
             None => {
                 state.done = true;

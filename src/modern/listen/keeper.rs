@@ -204,7 +204,7 @@ impl Keeper {
         }
         let replaced = self.listener.take().is_some();
         let key = partition_key(&json!({}));
-        match self.pool.lease(&key, &json!({})).await {
+        match self.pool.lease(&key, &json!({}), false).await {
             Ok(lease) => {
                 let child = lease.shared();
                 let generation = child.entry.stats.generation();

@@ -1,5 +1,6 @@
-//! Unpadded base64url (RFC 4648 §5), the alphabet of the demo's `requestState` tokens. The
-//! crate has no base64 dependency and the demo needs only these two small functions.
+//! Unpadded base64url (RFC 4648 §5), the alphabet of `requestState` tokens: the demo
+//! server's plain ones and the proxy's sealed ones (`modern/request_state.rs`). The crate has
+//! no base64 dependency and needs only these two small functions.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -23,18 +24,15 @@ pub fn encode(bytes: &[u8]) -> String {
 /// encoding produces, or set bits beyond the last whole byte (so each byte string has exactly
 /// one accepted spelling).
 pub fn decode(text: &str) -> Option<Vec<u8>> {
-    let digits = text.bytes().map(sextet).collect::<Option<Vec<u32>>>()?;
-    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
+    let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
+    for chunk in text.as_bytes().chunks(4) {
         if chunk.len() == 1 {
             return None;
         }
-        let group = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |group, (index, digit)| {
-                group | digit << (18 - 6 * index)
-            });
+        let mut group = 0u32;
+        for (index, character) in chunk.iter().enumerate() {
+            group |= sextet(*character)? << (18 - 6 * index);
+        }
         let whole_bytes = chunk.len() - 1;
         let leftover_bits = group & (0x00ff_ffff >> (8 * whole_bytes));
         if leftover_bits != 0 {
