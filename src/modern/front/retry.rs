@@ -111,6 +111,7 @@ impl ModernFront {
                     client_id,
                     translate: false,
                     exclusive: false,
+                    listen: None,
                 })
             }
         }
