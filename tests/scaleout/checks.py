@@ -74,13 +74,15 @@ def check_spread_and_pinning(url, instances, sessions):
 
 
 def check_modern_retries(url, instances):
-    """2026-07-28 interactive calls: the first leg is balanced and answered input_required by
-    an instance that parks the call and names itself in the requestState; the retry, through
-    the balancer, reaches that instance and completes. Sent directly to another instance, the
-    retry is refused (400 -32602 "another instance", naming the instance) and counted as
-    misrouted, and the parked call is untouched."""
+    """2026-07-28 interactive calls: each first leg is balanced and answered input_required
+    by an instance that parks the call and names itself in the requestState; each retry,
+    through the balancer, reaches that instance and completes. The retries go in the reverse
+    order of the first legs, as concurrent clients' would: a balancer that merely rotated in
+    step with the first legs would send them to the wrong instances. Sent directly to another
+    instance, a retry is refused (400 -32602 "another instance", naming the instance) and
+    counted as misrouted, and its parked call is untouched."""
     by_name = {i["name"]: i for i in instances}
-    first_legs = {}
+    parked = []
     for n in range(6):
         arguments = {"message": f"name {n}?"}
         asked = modern_call(url, 600 + 2 * n, "elicit", arguments)
@@ -93,24 +95,31 @@ def check_modern_retries(url, instances):
         state = result["requestState"]
         home = prefix(state)
         check(home in by_name, f"requestState {state[:40]!r}... names no instance of {sorted(by_name)}")
-        first_legs[home] = first_legs.get(home, 0) + 1
         answer = {"action": "accept", "content": {"name": f"user {n}"}}
         retry = {"inputResponses": {key: answer}, "requestState": state}
-        if n == 0:
-            stranger = next(i for i in instances if i["name"] != home)
-            before = metric(stranger, MISROUTED)
-            wrong = modern_call(f"http://{stranger['addr']}/mcp", 700, "elicit", arguments, retry)
-            check(wrong.status == 400, f"retry at {stranger['name']}: expected 400, got "
-                                       f"{wrong.status}: {wrong.body!r}")
-            error = wrong.last().get("error", {})
-            check(error.get("code") == -32602, f"retry at {stranger['name']}: {wrong.last()}")
-            check(error.get("data") == {"reason": "another instance", "instance": home},
-                  f"retry at {stranger['name']}: data {error.get('data')}")
-            after = metric(stranger, MISROUTED)
-            check(after == before + 1,
-                  f"{stranger['name']} counted {after - before} misrouted requests, expected 1")
-            log(f"the retry of a call parked on {home}, sent to {stranger['name']}: 400 -32602 "
-                f"reason \"another instance\", counted as misrouted")
+        parked.append((n, home, arguments, answer, retry))
+    first_legs = {}
+    for _, home, _, _, _ in parked:
+        first_legs[home] = first_legs.get(home, 0) + 1
+    check(len(first_legs) > 1, f"all 6 interactive calls were parked on one instance: {first_legs}")
+
+    _, home, arguments, _, retry = parked[0]
+    stranger = next(i for i in instances if i["name"] != home)
+    before = metric(stranger, MISROUTED)
+    wrong = modern_call(f"http://{stranger['addr']}/mcp", 700, "elicit", arguments, retry)
+    check(wrong.status == 400, f"retry at {stranger['name']}: expected 400, got "
+                               f"{wrong.status}: {wrong.body!r}")
+    error = wrong.last().get("error", {})
+    check(error.get("code") == -32602, f"retry at {stranger['name']}: {wrong.last()}")
+    check(error.get("data") == {"reason": "another instance", "instance": home},
+          f"retry at {stranger['name']}: data {error.get('data')}")
+    after = metric(stranger, MISROUTED)
+    check(after == before + 1,
+          f"{stranger['name']} counted {after - before} misrouted requests, expected 1")
+    log(f"the retry of a call parked on {home}, sent to {stranger['name']}: 400 -32602 "
+        f"reason \"another instance\", counted as misrouted")
+
+    for n, home, arguments, answer, retry in reversed(parked):
         # Every other retry is sent without spaces, as the TypeScript client would.
         done = modern_call(url, 601 + 2 * n, "elicit", arguments, retry, compact=n % 2 == 0)
         check(done.status == 200, f"retry {n} (first leg on {home}) through the balancer: "
@@ -120,9 +129,8 @@ def check_modern_retries(url, instances):
               f"retry {n} (first leg on {home}): expected a complete result, got {last}")
         echoed = json.loads(last["result"]["content"][0]["text"])
         check(echoed == answer, f"retry {n}: the server got {echoed}, expected {answer}")
-    check(len(first_legs) > 1, f"all 6 interactive calls were parked on one instance: {first_legs}")
     log(f"6 interactive calls parked on {dict(sorted(first_legs.items()))}: each retry through "
-        f"the balancer reached its instance and completed")
+        f"the balancer, in reverse order, reached its instance and completed")
 
 
 def check_streams_unbuffered(url, session):
