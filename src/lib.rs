@@ -13,6 +13,8 @@
 //!  │    └─ ChildProcess (child.rs)       decides stop/kill; its tasks do the I/O:
 //!  │         writer (stdin queue) · reader (frames, then the exit, in-band) · stderr
 //!  └─ SessionSupervisor ...
+//!        ▲ pooled sessions (no Mcp-Session-Id; the proxy is their client)
+//! ModernFront (modern/front.rs)          2026-07-28 POSTs: ladder, era, ChildPool leases
 //! ```
 //!
 //! Actors decide, tasks do I/O: a child's exit reaches its session as an ordinary message
@@ -28,7 +30,7 @@
 //! frame, line_reader, id_sniff, mailbox, budget, backoff, base64url, config, process,
 //! session_id, close_reason, session_stats, stream
 //!   → protocol (SessionMsg, ChildEvent, RouterMsg, OpenError)
-//!   → metrics → index → child → session → router → sse, http → lib
+//!   → metrics → index → child → session → router → modern → sse, http → lib
 //! ```
 //!
 //! - `frame.rs`: the lossless JSON-RPC message type; `id_sniff.rs` recovers the id of a line
@@ -42,6 +44,9 @@
 //! - `config.rs`: CLI and validated configuration.
 //! - `mailbox.rs`: message-count bounds and depth gauges for actor mailboxes.
 //! - `base64url.rs`: unpadded base64url, the alphabet of `requestState` tokens.
+//! - `modern.rs`, `modern/`: the dual-era endpoint's 2026-07-28 leg: classification, the
+//!   transport's validation ladder, the child era probe, pooled children (sessions whose client
+//!   is the proxy), passthrough and translation, and `InputRequiredResult` rounds.
 //! - `backoff.rs`: restart intensity and backoff.
 //! - `child/spares.rs`: the pool of pre-spawned children (`--prespawn`) that the `Launcher`
 //!   takes from before it spawns.

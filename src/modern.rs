@@ -9,6 +9,16 @@
 //! `modern/client_capabilities.rs`; the synthesized `server/discover` in `modern/discover.rs`).
 //! Which of the two a command is, is found once by probing a throwaway child with
 //! `server/discover` (`modern/probe.rs`).
+//!
+//! ```text
+//! ModernFront (front.rs) ── ladder, era, partition ──► ChildPool (pool.rs)
+//!   │ retries: sealed requestState (front/retry.rs,        │ leases PooledChild (pooled_child.rs):
+//!   │          request_state.rs)                            │ a SessionSupervisor opened through the
+//!   ▼                                                       │ router, whose client is the proxy
+//! forward (front/forward.rs) ── ModernCall (call.rs) ──────┘
+//!   answers: respond.rs (JSON or SSE without ids)
+//!   child questions: server_asks.rs → parked.rs (InputRequiredResult rounds)
+//! ```
 
 mod call;
 pub mod classify;

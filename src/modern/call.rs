@@ -210,6 +210,7 @@ impl ModernCall {
                 if let Some(refusal) = proxy_answer(request, &[]) {
                     self.send(refusal);
                 }
+                self.send(self.cancellation("the client cannot answer what the server asked"));
                 let error = missing_capability_error(self.plan.client_id.clone(), method, required);
                 return Some(CallStep::Answer(StatusCode::BAD_REQUEST, error.to_bytes()));
             }
@@ -289,18 +290,22 @@ fn wrap_child_state(frame: &mut Frame, wrap: &(dyn Fn(&str) -> String + Send + S
     }
 }
 
+impl ModernCall {
+    /// `notifications/cancelled` for this call's request at the child.
+    fn cancellation(&self, reason: &str) -> Frame {
+        Frame::notification(
+            "notifications/cancelled",
+            Some(json!({ "requestId": self.plan.proxy_id, "reason": reason })),
+        )
+    }
+}
+
 impl Drop for ModernCall {
     fn drop(&mut self) {
         let Some(lease) = self.lease.take() else {
             return;
         };
-        let cancel = Frame::notification(
-            "notifications/cancelled",
-            Some(json!({
-                "requestId": self.plan.proxy_id,
-                "reason": "the client closed the response",
-            })),
-        );
+        let cancel = self.cancellation("the client closed the response");
         tracing::debug!(parent: &lease.child().span, method = %self.plan.method, "a modern client went away before its answer; cancelling the request at the MCP server");
         send_to_session(&lease.child().entry, cancel);
     }
