@@ -23,7 +23,6 @@ deadline (CHECK_TIMEOUT_S), a per-request read timeout and a global deadline.
 
 from __future__ import annotations
 
-import base64
 import re
 import sys
 import traceback
@@ -313,11 +312,9 @@ def refused_by_proxy(tool: str, method: str) -> Check:
 
 
 def tampered(state: str) -> str:
-    """`state` with one bit of its last byte flipped (the proxy's tokens are unpadded
-    base64url): its MAC no longer matches, its boot id is unchanged."""
-    raw = bytearray(base64.urlsafe_b64decode(state + "=" * (-len(state) % 4)))
-    raw[-1] ^= 0x01
-    return base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    """`state` with its first character changed: the proxy's tokens are base64url with the
+    MAC tag first, so the tag no longer matches while the boot id after it is untouched."""
+    return ("B" if state[0] == "A" else "A") + state[1:]
 
 
 class RawRounds:
@@ -471,7 +468,7 @@ SCENARIOS: dict[str, list[Connection]] = {
                 # The child's own state, wrapped by the proxy: tampering and re-binding are
                 # refused by the proxy; a replay is the child's business (not asserted).
                 *RawRounds(
-                    "greet", r"__main__:ask_name", DUAL_GREET_MESSAGE, DUAL_GREET_SCHEMA, f"hello {ELICITED_NAME}", replay=False
+                    "greet", r".+:ask_name", DUAL_GREET_MESSAGE, DUAL_GREET_SCHEMA, f"hello {ELICITED_NAME}", replay=False
                 ).checks("dual pinned raw"),
             ],
             callbacks=ALL_CALLBACKS,
