@@ -270,10 +270,10 @@ function report(name, error) {
   console.log(error === null ? `PASS ${name}` : `FAIL ${name}: ${error}`);
 }
 
-async function runConnection(url, { mode, checks, interactive = false }) {
-  const capabilities = interactive ? { elicitation: { form: {} }, sampling: {}, roots: {} } : {};
+async function runConnection(url, { mode, checks, interactive: answers = false }) {
+  const capabilities = answers ? { elicitation: { form: {} }, sampling: {}, roots: {} } : {};
   const client = new Client({ name: PREFIX, version: "1.0.0" }, { capabilities, versionNegotiation: { mode } });
-  if (interactive) answerQuestions(client);
+  if (answers) answerQuestions(client);
   const transport = new StreamableHTTPClientTransport(new URL(url));
   const label = show(mode);
   try {
