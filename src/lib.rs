@@ -46,7 +46,8 @@
 //! - `base64url.rs`: unpadded base64url, the alphabet of `requestState` tokens.
 //! - `modern.rs`, `modern/`: the dual-era endpoint's 2026-07-28 leg: classification, the
 //!   transport's validation ladder, the child era probe, pooled children (sessions whose client
-//!   is the proxy), passthrough and translation, and `InputRequiredResult` rounds.
+//!   is the proxy), passthrough and translation, `InputRequiredResult` rounds, and
+//!   `subscriptions/listen` streams.
 //! - `backoff.rs`: restart intensity and backoff.
 //! - `child/spares.rs`: the pool of pre-spawned children (`--prespawn`) that the `Launcher`
 //!   takes from before it spawns.
@@ -332,6 +333,9 @@ async fn drain(
         timeout_s = timeout.as_secs_f64(),
         "shutdown requested: refusing new sessions and letting requests in flight finish (send the signal again to stop at once)"
     );
+    // Before the sessions drain: a relayed listen is a request in flight on its child, which
+    // the drain would otherwise wait for until --shutdown-timeout.
+    modern.end_listens().await;
     let force_router = router.clone();
     let force = tokio::spawn(async move {
         if signals.wait_for(|&count| count >= 2).await.is_ok() {

@@ -8,7 +8,8 @@
 //! children (`modern/envelope.rs`; pool partitions and a pooled child's handshake in
 //! `modern/client_capabilities.rs`; the synthesized `server/discover` in `modern/discover.rs`).
 //! Which of the two a command is, is found once by probing a throwaway child with
-//! `server/discover` (`modern/probe.rs`).
+//! `server/discover` (`modern/probe.rs`). `subscriptions/listen` streams are served by the
+//! proxy for translated children and relayed for passthrough ones (`modern/listen.rs`).
 //!
 //! ```text
 //! ModernFront (front.rs) ── ladder, era, partition ──► ChildPool (pool.rs)
@@ -18,6 +19,7 @@
 //! forward (front/forward.rs) ── ModernCall (call.rs) ──────┘
 //!   answers: respond.rs (JSON or SSE without ids)
 //!   child questions: server_asks.rs → parked.rs (InputRequiredResult rounds)
+//!   subscriptions/listen: listen.rs (translated: fed by every pooled child; passthrough: relayed)
 //! ```
 
 mod call;
@@ -27,6 +29,7 @@ pub mod discover;
 pub mod envelope;
 pub mod front;
 pub mod ladder;
+mod listen;
 mod parked;
 mod pool;
 mod pooled_child;

@@ -11,7 +11,8 @@
 //! request pins the era (`era.rs`). A legacy process (2024-11-05 … 2025-11-25, `initialize`
 //! first) behaves as the demo always has; a modern one (2026-07-28, an envelope on every
 //! request) answers `server/discover`, completes every result (`modern.rs`) and asks the
-//! client for input with `input_required` results instead of requests (`input_required.rs`).
+//! client for input with `input_required` results instead of requests (`input_required.rs`)
+//! and serves `subscriptions/listen` streams (`listens.rs`).
 //!
 //! This file owns the options and the serve loop: reading stdin line by line,
 //! spawning one task per request, and the orderly shutdown at EOF.
@@ -28,6 +29,7 @@ mod in_flight;
 mod input_required;
 #[cfg(test)]
 mod input_required_tests;
+mod listens;
 mod logging;
 mod modern;
 #[cfg(test)]

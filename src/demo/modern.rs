@@ -1,5 +1,6 @@
 //! Serving one request on a modern-pinned (2026-07-28) process, once its envelope has passed
-//! (`era.rs`): `server/discover`, the methods 2026-07-28 removed (`-32601`), and the shape every
+//! (`era.rs`): `server/discover`, the methods 2026-07-28 removed (`-32601`), `subscriptions/listen`
+//! (`listens.rs`), and the shape every
 //! modern result has: `resultType`, `_meta["io.modelcontextprotocol/serverInfo"]`, and for
 //! cacheable results `ttlMs`/`cacheScope`. The handlers themselves are the legacy ones; only a
 //! missing resource changes its code (`-32002` → `-32602`, which 2026-07-28 requires).
@@ -9,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::dispatch::{self, INSTRUCTIONS};
 use super::envelope::MODERN_PROTOCOL_VERSION;
 use super::error::{INVALID_PARAMS, RESOURCE_NOT_FOUND, RpcError};
+use super::listens;
 use super::request::{Reply, RequestContext};
 use super::state::ServerState;
 use super::tools;
@@ -46,6 +48,7 @@ pub async fn handle_request(
         "server/discover" => Ok(Reply::Result(discover_result())),
         removed if REMOVED_METHODS.contains(&removed) => Err(RpcError::method_not_found(removed)),
         "tools/call" => tools::call(state, request).await,
+        "subscriptions/listen" => return listens::listen(state, request).await,
         _ => dispatch::answer(state, request).map(Reply::Result),
     };
     match outcome {
@@ -99,11 +102,16 @@ fn discover_result() -> Value {
     })
 }
 
-/// The legacy capabilities minus what has no meaning without `subscriptions/listen` (which the
-/// demo does not implement): `listChanged` and resource `subscribe`. `logging` stays, because
-/// logs follow each request's `logLevel`.
+/// The legacy capabilities: `listChanged` and resource `subscribe` are served by
+/// `subscriptions/listen` streams, `logging` follows each request's `logLevel`.
 fn capabilities() -> Value {
-    json!({ "tools": {}, "resources": {}, "prompts": {}, "completions": {}, "logging": {} })
+    json!({
+        "tools": { "listChanged": true },
+        "resources": { "subscribe": true, "listChanged": true },
+        "prompts": { "listChanged": true },
+        "completions": {},
+        "logging": {},
+    })
 }
 
 #[cfg(test)]
@@ -120,7 +128,13 @@ mod tests {
             complete_result("server/discover", discover_result()),
             json!({
                 "supportedVersions": ["2026-07-28"],
-                "capabilities": { "tools": {}, "resources": {}, "prompts": {}, "completions": {}, "logging": {} },
+                "capabilities": {
+                    "tools": { "listChanged": true },
+                    "resources": { "subscribe": true, "listChanged": true },
+                    "prompts": { "listChanged": true },
+                    "completions": {},
+                    "logging": {},
+                },
                 "instructions": INSTRUCTIONS,
                 "resultType": "complete",
                 "ttlMs": 0,

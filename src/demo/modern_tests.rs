@@ -25,7 +25,8 @@ async fn discover_pins_the_process_modern_and_has_the_exact_shape() {
         client.next().await,
         json!({"jsonrpc": "2.0", "id": 1, "result": {
             "supportedVersions": ["2026-07-28"],
-            "capabilities": {"tools": {}, "resources": {}, "prompts": {}, "completions": {}, "logging": {}},
+            "capabilities": {"tools": {"listChanged": true}, "resources": {"subscribe": true, "listChanged": true},
+                             "prompts": {"listChanged": true}, "completions": {}, "logging": {}},
             "instructions": INSTRUCTIONS,
             "resultType": "complete",
             "ttlMs": 0,
@@ -317,4 +318,76 @@ async fn tools_that_need_the_old_era_say_so_and_notify_stays_request_scoped() {
     );
     assert_eq!(client.next().await, modern_text_result(3, "notified"));
     client.finish().await;
+}
+
+#[tokio::test]
+async fn listens_are_acknowledged_fed_by_notify_and_ended_by_cancellation() {
+    let mut client = Client::start(DemoOptions::default());
+    client
+        .modern_request(
+            1,
+            "subscriptions/listen",
+            json!({"notifications": {"toolsListChanged": true, "promptsListChanged": false,
+                                     "resourceSubscriptions": ["demo://static/hello", 3]}}),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        client.next().await,
+        json!({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged", "params": {
+            "notifications": {"toolsListChanged": true, "resourceSubscriptions": ["demo://static/hello"]},
+            "_meta": {"io.modelcontextprotocol/subscriptionId": 1},
+        }})
+    );
+    client
+        .modern_request(
+            2,
+            "subscriptions/listen",
+            json!({"notifications": {"promptsListChanged": true}}),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        client.next().await["params"]["notifications"],
+        json!({"promptsListChanged": true})
+    );
+    client
+        .modern_request(3, "tools/call", json!({"name": "notify"}), json!({}))
+        .await;
+    let tagged = |id: i64| json!({"io.modelcontextprotocol/subscriptionId": id});
+    assert_eq!(
+        client.next().await,
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed", "params": {"_meta": tagged(1)}})
+    );
+    assert_eq!(
+        client.next().await,
+        json!({"jsonrpc": "2.0", "method": "notifications/resources/updated",
+               "params": {"uri": "demo://static/hello", "_meta": tagged(1)}})
+    );
+    assert_eq!(
+        client.next().await,
+        json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed", "params": {"_meta": tagged(2)}})
+    );
+    assert_eq!(
+        client.next().await["method"],
+        json!("notifications/demo/custom")
+    );
+    assert_eq!(client.next().await, modern_text_result(3, "notified"));
+    // A cancelled listen is never answered and gets nothing more.
+    client
+        .send(json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}}))
+        .await;
+    client
+        .modern_request(4, "tools/call", json!({"name": "notify"}), json!({}))
+        .await;
+    assert_eq!(
+        client.next().await,
+        json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed", "params": {"_meta": tagged(2)}})
+    );
+    assert_eq!(
+        client.next().await["method"],
+        json!("notifications/demo/custom")
+    );
+    assert_eq!(client.next().await, modern_text_result(4, "notified"));
+    assert_eq!(client.finish().await, Vec::<String>::new());
 }

@@ -1,6 +1,6 @@
 //! State shared by every request task of one demo server: the outbox, the era the first
 //! request pinned, what the client declared at `initialize`, the log level, resource
-//! subscriptions, the record of received messages, and the registries of requests in flight in
+//! subscriptions (and, modern, listens), the record of received messages, and the registries of requests in flight in
 //! both directions.
 
 use std::collections::BTreeSet;
@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::client_requests::ClientRequests;
 use super::era::EraPin;
 use super::in_flight::InFlightRequests;
+use super::listens::Listens;
 use super::lock;
 use super::logging::LogLevel;
 use super::request::RequestContext;
@@ -21,6 +22,8 @@ pub struct ServerState {
     pub client_requests: ClientRequests,
     pub in_flight: InFlightRequests,
     pub era: EraPin,
+    /// Open `subscriptions/listen` requests (modern era).
+    pub listens: Listens,
     /// `--protocol-version`: answer every `initialize` with this.
     pub forced_protocol_version: Option<String>,
     minimum_log_level: Mutex<LogLevel>,
@@ -39,6 +42,7 @@ impl ServerState {
             client_requests: ClientRequests::default(),
             in_flight: InFlightRequests::default(),
             era: EraPin::default(),
+            listens: Listens::default(),
             forced_protocol_version,
             minimum_log_level: Mutex::new(LogLevel::DEFAULT_MINIMUM),
             subscriptions: Mutex::default(),

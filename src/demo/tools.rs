@@ -5,8 +5,8 @@
 //! On a modern-pinned process a tool may send only notifications about its
 //! own request (progress, logs the request asked for, `notifications/demo/custom`):
 //! `ping_client` and `tick`, which cannot work so, answer a tool error (`isError`),
-//! and `notify` leaves out the list-changed and resource-updated notifications,
-//! which at 2026-07-28 belong to `subscriptions/listen`.
+//! and `notify` sends the list-changed and resource-updated notifications only to
+//! the open `subscriptions/listen` streams that opted in, tagged with their ids.
 
 use std::time::Duration;
 
@@ -163,7 +163,11 @@ async fn notify(state: &ServerState, request: &RequestContext) -> String {
         "notifications/resources/list_changed",
         "notifications/prompts/list_changed",
     ];
-    if !request.is_modern() {
+    if request.is_modern() {
+        for message in state.listens.changes() {
+            state.outbox.send(&message).await;
+        }
+    } else {
         for method in list_changed {
             state.notify(method, None).await;
         }

@@ -18,10 +18,10 @@ struct Unbridged {
 ///
 /// - `tasks`: 2025 experimental tasks have no mapping to the 2026 tasks extension.
 /// - `logging`: needs per-request `logLevel` handling under an exclusive lease (§3.6).
-/// - `resources.subscribe` and the `listChanged` flags (every one `ServerCapabilities` defines,
-///   in 2025-11-25 and in 2026-07-28): updates reach a modern client only through
-///   `subscriptions/listen`, whose bridge (§3.7) does not exist yet.
-const UNBRIDGED_CAPABILITIES: [Unbridged; 6] = [
+///
+/// `resources.subscribe` and the `listChanged` flags stay: `subscriptions/listen` carries them
+/// (`modern/listen.rs`), honouring exactly what the child advertises.
+const UNBRIDGED_CAPABILITIES: [Unbridged; 2] = [
     Unbridged {
         capability: "tasks",
         member: None,
@@ -29,22 +29,6 @@ const UNBRIDGED_CAPABILITIES: [Unbridged; 6] = [
     Unbridged {
         capability: "logging",
         member: None,
-    },
-    Unbridged {
-        capability: "resources",
-        member: Some("subscribe"),
-    },
-    Unbridged {
-        capability: "resources",
-        member: Some("listChanged"),
-    },
-    Unbridged {
-        capability: "tools",
-        member: Some("listChanged"),
-    },
-    Unbridged {
-        capability: "prompts",
-        member: Some("listChanged"),
     },
 ];
 
@@ -126,7 +110,7 @@ mod tests {
         );
         assert_eq!(
             discover_result(&initialize, &["2026-07-28"]).to_string(),
-            r#"{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"completions":{},"prompts":{},"resources":{},"tools":{},"experimental":{"x":{"n":1.0e+3}}},"instructions":"Use the echo tool.","ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"srv","version":"2.1","title":"S"}}}"#
+            r#"{"resultType":"complete","supportedVersions":["2026-07-28"],"capabilities":{"completions":{},"prompts":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},"tools":{"listChanged":false},"experimental":{"x":{"n":1.0e+3}}},"instructions":"Use the echo tool.","ttlMs":0,"cacheScope":"private","_meta":{"io.modelcontextprotocol/serverInfo":{"name":"srv","version":"2.1","title":"S"}}}"#
         );
     }
 

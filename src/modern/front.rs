@@ -29,6 +29,7 @@ use retry::Retry;
 use super::client_capabilities::{is_interactive, partition_key};
 use super::discover::discover_result;
 use super::ladder::{Admitted, Refusal, SERVED_VERSIONS, admit, refuse_unserved_version};
+use super::listen::{ChangeFeed, ListenHub, ListenSettings};
 use super::parked::ParkedCalls;
 use super::pool::{ChildPool, LeaseError};
 use super::probe::{ChildEra, probe_child_era};
@@ -40,8 +41,6 @@ use crate::index::SessionIndex;
 use crate::metrics::{ProxyMetrics, RequestEra};
 use crate::protocol::{RouterMsg, SessionKind};
 
-/// JSON-RPC "Method not found".
-const METHOD_NOT_FOUND: i64 = -32601;
 /// Margin over the probe's own deadline for a request waiting on the verdict.
 const VERDICT_MARGIN: Duration = Duration::from_secs(5);
 
@@ -56,6 +55,8 @@ struct FrontShared {
     era: OnceCell<ChildEra>,
     translated: ChildPool,
     passthrough: ChildPool,
+    /// `subscriptions/listen` streams.
+    listens: ListenHub,
     /// Ids (and progress tokens) the proxy gives modern requests on shared children.
     next_id: AtomicU64,
     /// Calls waiting for their client's answers, and the sealer of their states.
@@ -79,7 +80,7 @@ impl ModernFront {
     ) -> Result<ModernFront, getrandom::Error> {
         let modern = config.modern.clone();
         let max_inflight = config.session.max_inflight;
-        let pool = |kind| {
+        let pool = |kind, changes| {
             ChildPool::new(
                 kind,
                 router.clone(),
@@ -87,8 +88,22 @@ impl ModernFront {
                 modern.clone(),
                 max_inflight,
                 metrics.clone(),
+                changes,
             )
         };
+        let changes = ChangeFeed::default();
+        let translated = pool(SessionKind::Translated, Some(changes.clone()));
+        let listen_settings = ListenSettings {
+            keepalive: config.sse_keepalive,
+            queue: config.session.stream_capacity,
+            lease_wait: modern.lease_wait,
+        };
+        let listens = ListenHub::new(
+            changes,
+            translated.clone(),
+            listen_settings,
+            metrics.sse_stream_gauge(true),
+        );
         let era = match modern.child_era {
             ChildEraSetting::Legacy => OnceCell::new_with(Some(ChildEra::Legacy)),
             ChildEraSetting::Modern => OnceCell::new_with(Some(ChildEra::Modern)),
@@ -97,8 +112,9 @@ impl ModernFront {
         let front = ModernFront(Arc::new(FrontShared {
             config: config.clone(),
             era,
-            translated: pool(SessionKind::Translated),
-            passthrough: pool(SessionKind::Passthrough),
+            translated,
+            passthrough: pool(SessionKind::Passthrough, None),
+            listens,
             next_id: AtomicU64::new(1),
             parked: ParkedCalls::new(Arc::new(StateSealer::new()?), modern.input_ttl),
             roots: modern.roots.clone().into(),
@@ -172,13 +188,12 @@ impl ModernFront {
             Ok(Admitted::Notification) => return StatusCode::ACCEPTED.into_response(),
             Ok(Admitted::Request(call)) => call,
         };
+        let mut listen = None;
         if call.method == "subscriptions/listen" {
-            return refuse(
-                StatusCode::NOT_FOUND,
-                client_id,
-                METHOD_NOT_FOUND,
-                "subscriptions/listen is not served by this proxy yet",
-            );
+            match self.0.listens.reserve() {
+                Some(slot) => listen = Some(slot),
+                None => return ListenHub::refuse_full(&client_id),
+            }
         }
         let is_discover = call.method == "server/discover";
         // A 5xx would end a TypeScript client's era negotiation instead of letting it fall back.
@@ -212,6 +227,12 @@ impl ModernFront {
             self.keep_translated_warm();
             if is_discover {
                 return self.discover(client_id).await;
+            }
+            if let Some(slot) = listen.take() {
+                let listens = &self.0.listens;
+                return listens
+                    .serve_translated(slot, client_id, frame.params())
+                    .await;
             }
         }
         let (frame, call) = match self.retry(frame, call, client_id.clone()).await {
@@ -266,8 +287,15 @@ impl ModernFront {
             client_id,
             translate,
             exclusive,
+            listen,
         })
         .await
+    }
+
+    /// Shutdown: every `subscriptions/listen` stream ends with its closing result (waits a
+    /// bounded time for them).
+    pub async fn end_listens(&self) {
+        self.0.listens.end_all().await;
     }
 
     /// The command's era, probing it if nobody has yet. The probe is bounded by

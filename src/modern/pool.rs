@@ -24,6 +24,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use super::listen::ChangeFeed;
 use super::pooled_child::{PooledChild, StartError, open_pooled};
 use crate::config::ModernConfig;
 use crate::index::SessionIndex;
@@ -53,6 +54,8 @@ struct PoolShared {
     /// `serverInfo` of results are built from it.
     initialized: watch::Sender<Option<Arc<Value>>>,
     metrics: Arc<ProxyMetrics>,
+    /// Where the children's change notifications go (translated children: listen streams).
+    changes: Option<ChangeFeed>,
 }
 
 /// One partition's children.
@@ -89,6 +92,11 @@ impl Lease {
     pub fn child(&self) -> &PooledChild {
         &self.child
     }
+
+    /// The leased child, to address after the lease ends (the listener child of listens).
+    pub fn shared(&self) -> Arc<PooledChild> {
+        self.child.clone()
+    }
 }
 
 impl Drop for Lease {
@@ -106,6 +114,7 @@ impl ChildPool {
         config: ModernConfig,
         max_inflight: usize,
         metrics: Arc<ProxyMetrics>,
+        changes: Option<ChangeFeed>,
     ) -> ChildPool {
         ChildPool(Arc::new(PoolShared {
             kind,
@@ -117,6 +126,7 @@ impl ChildPool {
             changed: Notify::new(),
             initialized: watch::Sender::new(None),
             metrics,
+            changes,
         }))
     }
 
@@ -265,6 +275,7 @@ impl ChildPool {
                 &pool.0.index,
                 &capabilities,
                 pool.0.metrics.clone(),
+                pool.0.changes.clone(),
             )
             .await;
             pool.finish_start(&key, started);

@@ -17,6 +17,7 @@ use tokio::time::Instant;
 use tracing::Span;
 
 use super::client_capabilities::{initialize_request, initialized_notification};
+use super::listen::ChangeFeed;
 use crate::frame::{Frame, FrameKind};
 use crate::index::{SessionEntry, SessionIndex};
 use crate::metrics::ProxyMetrics;
@@ -69,6 +70,7 @@ pub async fn open_pooled(
     index: &SessionIndex,
     capabilities: &Value,
     metrics: Arc<ProxyMetrics>,
+    changes: Option<ChangeFeed>,
 ) -> Result<PooledChild, StartError> {
     let (initialize, answers) = match kind {
         SessionKind::Translated => {
@@ -111,7 +113,13 @@ pub async fn open_pooled(
     {
         return Err(StartError::Ended);
     }
-    tokio::spawn(serve_unrelated(entry.clone(), rx, span.clone(), metrics));
+    tokio::spawn(serve_unrelated(
+        entry.clone(),
+        rx,
+        span.clone(),
+        metrics,
+        changes,
+    ));
     tracing::info!(parent: &span, "pooled MCP server child ready for modern clients");
     Ok(PooledChild {
         id,
@@ -146,14 +154,15 @@ async fn await_initialize(mut rx: StreamReceiver) -> Result<Value, StartError> {
     answer.unwrap_or(Err(StartError::TimedOut(INITIALIZE_DEADLINE)))
 }
 
-/// Answers the child's server→client requests that belong to no request, and drops its
-/// notifications (a modern client never receives unrequested messages), until the session
-/// ends.
+/// Answers the child's server→client requests that belong to no request, hands its change
+/// notifications to the listen streams (`changes`), and drops the rest (a modern client never
+/// receives unrequested messages), until the session ends.
 async fn serve_unrelated(
     entry: SessionEntry,
     mut rx: StreamReceiver,
     span: Span,
     _metrics: Arc<ProxyMetrics>,
+    changes: Option<ChangeFeed>,
 ) {
     while let Some(event) = rx.recv().await {
         let Ok(frame) = Frame::parse(&event.payload) else {
@@ -161,7 +170,7 @@ async fn serve_unrelated(
         };
         if frame.kind() == FrameKind::Request {
             answer_server_request(&entry, &frame, &span);
-        } else {
+        } else if !changes.as_ref().is_some_and(|feed| feed.publish(&frame)) {
             tracing::debug!(parent: &span, method = frame.method(), "dropped a message of a pooled MCP server that no modern client asked for");
         }
     }

@@ -23,7 +23,7 @@ use super::request_state::Binding;
 use super::server_asks::Ask;
 use crate::frame::{Frame, INTERNAL_ERROR};
 
-const KEEPALIVE: &[u8] = b": keep-alive\n\n";
+pub(super) const KEEPALIVE: &[u8] = b": keep-alive\n\n";
 
 /// How the answer to a modern call may be sent.
 pub struct Delivery {
@@ -136,7 +136,7 @@ impl Drop for SseCall {
     }
 }
 
-fn event_chunk(data: &[u8]) -> Bytes {
+pub(super) fn event_chunk(data: &[u8]) -> Bytes {
     let mut chunk = Vec::with_capacity(data.len() + 8);
     chunk.extend_from_slice(b"data: ");
     chunk.extend_from_slice(data);

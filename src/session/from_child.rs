@@ -12,7 +12,7 @@ use super::route::{Destination, RouteContext, route_notification, route_request}
 use super::{Phase, SERVER_REQUEST_TTL, SessionMsg, SessionState};
 use crate::frame::{Frame, FrameKind, SERVER_ERROR};
 use crate::metrics::{Direction, FailReason};
-use crate::protocol::{CloseReason, LineProblem};
+use crate::protocol::{CloseReason, LineProblem, SessionKind};
 use crate::stream::{StreamDetached, StreamEnd};
 
 impl SessionState {
@@ -68,12 +68,26 @@ impl SessionState {
                         }
                         None
                     }
-                    _ => None,
+                    _ => self.listen_of(&frame),
                 };
                 let destination = route_notification(self.route_context(related));
                 self.deliver(myself, destination, &frame, None);
             }
         }
+    }
+
+    /// The forwarded `subscriptions/listen` a passthrough child's notification belongs to: a
+    /// 2026-07-28 server tags every message of a listen stream with the listen's id (the proxy
+    /// id it saw) under `_meta["io.modelcontextprotocol/subscriptionId"]`.
+    fn listen_of(&mut self, notification: &Frame) -> Option<u64> {
+        if self.kind != SessionKind::Passthrough {
+            return None;
+        }
+        let tag = notification
+            .params()?
+            .get("_meta")?
+            .get("io.modelcontextprotocol/subscriptionId");
+        proxy_number(tag).filter(|&proxy_id| self.requests.get_mut(proxy_id).is_some())
     }
 
     /// The child answered the client's `initialize` (`result` is `None` for an error), and

@@ -6,6 +6,7 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::client::{Answer, Client};
+use super::sse::SseReader;
 
 /// The revision the modern leg serves.
 pub const MODERN: &str = "2026-07-28";
@@ -68,6 +69,19 @@ impl Client {
             serde_json::to_vec(message).unwrap(),
         )
         .await
+    }
+
+    /// POSTs a modern request whose answer is read while it is open (`subscriptions/listen`).
+    pub async fn open_modern(&self, message: &Value) -> SseReader {
+        let response = self
+            .http
+            .post(&self.url)
+            .headers(modern_headers(message))
+            .body(serde_json::to_vec(message).unwrap())
+            .send()
+            .await
+            .expect("POST");
+        SseReader::new(response)
     }
 
     /// A modern request with no client capabilities; returns the whole answer.

@@ -15,6 +15,7 @@ use crate::frame::{Frame, INTERNAL_ERROR};
 use crate::modern::call::{CallPlan, ModernCall, StateWrapper};
 use crate::modern::envelope::{rewrite_progress_token, strip_envelope};
 use crate::modern::ladder::ModernCall as Admitted;
+use crate::modern::listen::ListenSlot;
 use crate::modern::pool::Lease;
 use crate::modern::request_state::{Binding, StateKind, unix_ms_now};
 use crate::modern::respond::{Delivery, Parking, respond};
@@ -32,6 +33,8 @@ pub(super) struct Outgoing {
     /// The lease holds the child alone (a translated request declaring roots, sampling or
     /// elicitation).
     pub exclusive: bool,
+    /// A passthrough `subscriptions/listen`'s place: its stream is relayed, not answered.
+    pub listen: Option<ListenSlot>,
 }
 
 impl ModernFront {
@@ -44,6 +47,7 @@ impl ModernFront {
             client_id,
             translate,
             exclusive,
+            listen,
         } = outgoing;
         let binding = Binding::of(&call.method, frame.params());
         let number = self.0.next_id.fetch_add(1, Ordering::Relaxed);
@@ -129,6 +133,14 @@ impl ModernFront {
                 INTERNAL_ERROR,
                 "the pooled MCP server session ended; retry",
             ));
+        }
+        if let Some(slot) = listen {
+            let sse_after = self.0.config.sse_after;
+            return self
+                .0
+                .listens
+                .forward(slot, rx, plan, lease, sse_after)
+                .await;
         }
         let parking = may_ask.then(|| Parking {
             parked: self.0.parked.clone(),

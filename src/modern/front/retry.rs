@@ -102,6 +102,7 @@ impl ModernFront {
                     client_id,
                     translate: false,
                     exclusive: false,
+                    listen: None,
                 })
             }
         }
