@@ -87,7 +87,6 @@ impl ModernFront {
                 index.clone(),
                 modern.clone(),
                 max_inflight,
-                metrics.clone(),
                 changes,
             )
         };

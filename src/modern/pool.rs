@@ -28,7 +28,6 @@ use super::listen::ChangeFeed;
 use super::pooled_child::{PooledChild, StartError, open_pooled};
 use crate::config::ModernConfig;
 use crate::index::SessionIndex;
-use crate::metrics::ProxyMetrics;
 use crate::protocol::{RouterMsg, SessionKind, SessionMsg};
 use crate::session_id::SessionId;
 
@@ -53,7 +52,6 @@ struct PoolShared {
     /// The first `InitializeResult` of a translated child: `server/discover` and the
     /// `serverInfo` of results are built from it.
     initialized: watch::Sender<Option<Arc<Value>>>,
-    metrics: Arc<ProxyMetrics>,
     /// Where the children's change notifications go (translated children: listen streams).
     changes: Option<ChangeFeed>,
 }
@@ -113,7 +111,6 @@ impl ChildPool {
         index: Arc<SessionIndex>,
         config: ModernConfig,
         max_inflight: usize,
-        metrics: Arc<ProxyMetrics>,
         changes: Option<ChangeFeed>,
     ) -> ChildPool {
         ChildPool(Arc::new(PoolShared {
@@ -125,7 +122,6 @@ impl ChildPool {
             partitions: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             initialized: watch::Sender::new(None),
-            metrics,
             changes,
         }))
     }
@@ -274,8 +270,8 @@ impl ChildPool {
                 &pool.0.router,
                 &pool.0.index,
                 &capabilities,
-                pool.0.metrics.clone(),
                 pool.0.changes.clone(),
+                pool.0.config.roots.clone().into(),
             )
             .await;
             pool.finish_start(&key, started);

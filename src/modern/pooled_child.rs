@@ -18,9 +18,9 @@ use tracing::Span;
 
 use super::client_capabilities::{initialize_request, initialized_notification};
 use super::listen::ChangeFeed;
+use super::server_asks::proxy_answer;
 use crate::frame::{Frame, FrameKind};
 use crate::index::{SessionEntry, SessionIndex};
-use crate::metrics::ProxyMetrics;
 use crate::protocol::{OpenError, OpenedSession, RouterMsg, SessionKind, SessionMsg};
 use crate::session_id::SessionId;
 use crate::stream::{INITIALIZE_STREAM, Priming, StreamReceiver, StreamSender};
@@ -30,8 +30,6 @@ use crate::stream::{INITIALIZE_STREAM, Priming, StreamReceiver, StreamSender};
 const INITIALIZE_DEADLINE: Duration = Duration::from_secs(60);
 /// Events queued on a pooled child's standalone stream.
 const STANDALONE_CAPACITY: usize = 64;
-/// JSON-RPC "Method not found".
-const METHOD_NOT_FOUND: i64 = -32601;
 
 /// A shared child and its load.
 pub struct PooledChild {
@@ -46,6 +44,8 @@ pub struct PooledChild {
     pub initialize_result: Option<Arc<Value>>,
     /// Log lines about it carry its session id.
     pub span: Span,
+    /// `--roots`: its `roots/list` outside an interactive request is answered with these.
+    pub roots: Arc<[String]>,
 }
 
 /// Why a pooled child could not be started.
@@ -69,8 +69,8 @@ pub async fn open_pooled(
     router: &ActorRef<RouterMsg>,
     index: &SessionIndex,
     capabilities: &Value,
-    metrics: Arc<ProxyMetrics>,
     changes: Option<ChangeFeed>,
+    roots: Arc<[String]>,
 ) -> Result<PooledChild, StartError> {
     let (initialize, answers) = match kind {
         SessionKind::Translated => {
@@ -117,8 +117,8 @@ pub async fn open_pooled(
         entry.clone(),
         rx,
         span.clone(),
-        metrics,
         changes,
+        roots.clone(),
     ));
     tracing::info!(parent: &span, "pooled MCP server child ready for modern clients");
     Ok(PooledChild {
@@ -129,6 +129,7 @@ pub async fn open_pooled(
         born: Instant::now(),
         initialize_result,
         span,
+        roots,
     })
 }
 
@@ -161,44 +162,31 @@ async fn serve_unrelated(
     entry: SessionEntry,
     mut rx: StreamReceiver,
     span: Span,
-    _metrics: Arc<ProxyMetrics>,
     changes: Option<ChangeFeed>,
+    roots: Arc<[String]>,
 ) {
     while let Some(event) = rx.recv().await {
         let Ok(frame) = Frame::parse(&event.payload) else {
             continue;
         };
         if frame.kind() == FrameKind::Request {
-            answer_server_request(&entry, &frame, &span);
+            answer_server_request(&entry, &frame, &span, &roots);
         } else if !changes.as_ref().is_some_and(|feed| feed.publish(&frame)) {
             tracing::debug!(parent: &span, method = frame.method(), "dropped a message of a pooled MCP server that no modern client asked for");
         }
     }
 }
 
-/// Answers a server→client request of a pooled child, which no modern client can be asked:
-/// `ping` is answered by the proxy, `roots/list` with no roots, anything else with an error
+/// Answers a server→client request of a pooled child that no modern client can be asked:
+/// `ping` is answered by the proxy, `roots/list` with `--roots`, anything else with an error
 /// the server can handle (the request that caused it goes on).
-pub fn answer_server_request(entry: &SessionEntry, request: &Frame, span: &Span) {
-    let Some(id) = request.id().cloned() else {
+pub fn answer_server_request(entry: &SessionEntry, request: &Frame, span: &Span, roots: &[String]) {
+    let Some(answer) = proxy_answer(request, roots) else {
         return;
     };
-    let method = request.method().unwrap_or_default();
-    let answer = match method {
-        "ping" => Frame::response(id, json!({})),
-        "roots/list" => Frame::response(id, json!({ "roots": [] })),
-        _ => {
-            tracing::info!(parent: span, method, "a pooled MCP server asked a modern client something outside an interactive request; answered with an error");
-            Frame::error_response(
-                id,
-                METHOD_NOT_FOUND,
-                &format!(
-                    "{method} is not available: the client reached this server through hyper-mcp-proxy's modern leg, where server-to-client requests are not carried"
-                ),
-                None,
-            )
-        }
-    };
+    if answer.kind() == FrameKind::Error {
+        tracing::info!(parent: span, method = request.method(), "a pooled MCP server asked a modern client something it cannot be asked here; answered with an error");
+    }
     send_to_session(entry, answer);
 }
 

@@ -70,7 +70,9 @@ pub async fn ask(
                     let error = frame.error().map(Value::to_string).unwrap_or_default();
                     return Err(AskError::Refused(error));
                 }
-                FrameKind::Request => answer_server_request(entry, &frame, &child.span),
+                FrameKind::Request => {
+                    answer_server_request(entry, &frame, &child.span, &child.roots)
+                }
                 _ => {}
             }
         }

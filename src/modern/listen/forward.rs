@@ -93,7 +93,12 @@ impl ForwardedListen {
                 }
                 FrameKind::Request => {
                     if let Some(lease) = &self.lease {
-                        answer_server_request(&lease.child().entry, &frame, &lease.child().span);
+                        answer_server_request(
+                            &lease.child().entry,
+                            &frame,
+                            &lease.child().span,
+                            &lease.child().roots,
+                        );
                     }
                 }
                 // Only what the child tagged as the stream's: with the session's standalone

@@ -12,7 +12,9 @@ Scenarios (what the proxy behind the URL must run; tests/interop/modern/run.sh s
 
 Each scenario opens one `Client` per negotiation mode: `mode="2026-07-28"` (pinned: no
 probe, every request carries the `_meta` envelope) and `mode="auto"` (probes
-`server/discover`, falls back to `initialize` on a 4xx). Prints one line per check
+`server/discover`, falls back to `initialize` on a 4xx); an "interactive" connection also
+sets the elicitation, sampling and roots callbacks (so its requests declare those
+capabilities and `input_required` rounds are answered by them). Prints one line per check
 ("PASS <check>" / "FAIL <check>: <why>") and ends with exactly one summary line:
     interop-modern-python: <passed> passed, <failed> failed
 Exit status is 0 only if every check passed. Every wait is bounded: a per-check
@@ -21,6 +23,7 @@ deadline (CHECK_TIMEOUT_S), a per-request read timeout and a global deadline.
 
 from __future__ import annotations
 
+import re
 import sys
 import traceback
 from dataclasses import dataclass
@@ -50,6 +53,32 @@ DEMO_TOOLS = {"echo", "add", "sleep", "sample", "elicit", "roots"}
 LEGACY_FIXTURE_TOOLS = ["echo", "add", "count", "ask", "sample", "roots"]
 DUAL_FIXTURE_TOOLS = ["echo", "greet"]
 
+# What the callbacks of an interactive connection answer; the tools that asked return it.
+ELICITED_NAME = "octocat"
+SAMPLED_TEXT = "4"
+ROOT_URI = "file:///projects/demo"
+# The fixtures' questions, as the callbacks must receive them.
+NAME_SCHEMA = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+LEGACY_ASKED = {
+    "ask": ("elicitation/create", "name?", NAME_SCHEMA),
+    "sample": ("sampling/createMessage", [("user", "2+2?")], 5),
+    "roots": ("roots/list",),
+}
+# The legacy fixture answers `<tool>: <the client's result as json.dumps(sort_keys=True)>`.
+LEGACY_ANSWERS = {
+    "ask": 'ask: {"action": "accept", "content": {"name": "octocat"}}',
+    "sample": 'sample: {"content": {"text": "4", "type": "text"}, "model": "fake", "role": "assistant"}',
+    "roots": 'roots: {"roots": [{"name": "demo", "uri": "file:///projects/demo"}]}',
+}
+# The dual-era fixture's `greet` elicits a `Name` with this message.
+DUAL_GREET_MESSAGE = "What is your name?"
+DUAL_GREET_SCHEMA = {
+    "type": "object",
+    "properties": {"name": {"title": "Name", "type": "string"}},
+    "required": ["name"],
+}
+DEMO_ELICIT_MESSAGE = "modern-python: your name?"
+
 
 class CheckFailed(Exception):
     pass
@@ -77,12 +106,46 @@ def only_text(result: types.CallToolResult, what: str) -> list[str]:
 Check = Callable[[Client], Awaitable[None]]
 
 
+ALL_CALLBACKS = ("elicitation", "sampling", "roots")
+
+
 @dataclass
 class Connection:
-    """Checks that share one `Client` opened in one negotiation mode."""
+    """Checks that share one `Client` opened in one negotiation mode; `callbacks` names the
+    client callbacks it sets (each one declares its capability in every request)."""
 
     mode: str
     checks: list[tuple[str, Check]]
+    callbacks: tuple[str, ...] = ()
+
+
+class Answerer:
+    """The callbacks of an interactive connection: fixed answers, and a record of every
+    question asked (method and the fields that identify it), so a check can assert that its
+    call asked exactly once, with the server's own params."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Any, ...]] = []
+
+    async def elicit(self, context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        schema = getattr(params, "requested_schema", None)
+        self.asked.append(("elicitation/create", params.message, schema))
+        return types.ElicitResult(action="accept", content={"name": ELICITED_NAME})
+
+    async def sample(self, context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        messages = [(m.role, getattr(m.content, "text", None)) for m in params.messages]
+        self.asked.append(("sampling/createMessage", messages, params.max_tokens))
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text=SAMPLED_TEXT), model="fake"
+        )
+
+    async def list_roots(self, context: Any) -> types.ListRootsResult:
+        self.asked.append(("roots/list",))
+        return types.ListRootsResult(roots=[types.Root(uri=ROOT_URI, name="demo")])
+
+
+# One per process: connections run one after another, and each check clears it first.
+ANSWERER = Answerer()
 
 
 # ----------------------------------------------------------------- checks
@@ -199,6 +262,145 @@ def discovered(server_name: str, instructions: str | None) -> Check:
     return check
 
 
+async def negotiated_modern(c: Client) -> None:
+    expect_eq(c.protocol_version, MODERN, "negotiated protocol version")
+
+
+def interactive(tool: str, arguments: dict[str, Any], asked: tuple[Any, ...], text: str) -> Check:
+    """`tool` asks the client once (an `input_required` round the client answers through its
+    callback and retries) and returns `text`, which carries the callback's answer."""
+
+    async def check(c: Client) -> None:
+        ANSWERER.asked.clear()
+        result = await c.call_tool(tool, arguments)
+        expect_eq(only_text(result, tool), [text], f"{tool} result text")
+        expect_eq(ANSWERER.asked, [asked], "questions the callbacks were asked")
+
+    return check
+
+
+def undeclared_capability(tool: str, required: dict[str, Any]) -> Check:
+    """A request holding its child alone (it declared some capability) reaches a child that
+    asks for another: 400 -32021 naming what it should have declared."""
+
+    async def check(c: Client) -> None:
+        try:
+            result = await c.call_tool(tool, {})
+        except MCPError as exc:
+            expect_eq(exc.code, -32021, f"error code (message {exc.message!r})")
+            expect_eq(exc.data, {"requiredCapabilities": required}, "error data")
+            return
+        raise CheckFailed(f"tools/call {tool} succeeded: {result!r}")
+
+    return check
+
+
+def refused_by_proxy(tool: str, method: str) -> Check:
+    """A request that declared none of elicitation, sampling and roots shares its child; the
+    child's question cannot be tied to it, so the proxy answers the child with -32601 and the
+    call ends with the child's own answer to that (the legacy fixture: an isError result)."""
+
+    async def check(c: Client) -> None:
+        result = await c.call_tool(tool, {})
+        expect(result.is_error, f"tools/call {tool} did not fail: {result!r}")
+        texts = [getattr(block, "text", None) for block in result.content]
+        expect_eq(len(texts), 1, "number of content blocks")
+        prefix = f'{tool} failed: {{"code": -32601, "message": "{method} is not available'
+        expect(str(texts[0]).startswith(prefix), f"result text {texts[0]!r} does not start with {prefix!r}")
+
+    return check
+
+
+def tampered(state: str) -> str:
+    """`state` with its first character changed: the proxy's tokens are base64url with the
+    MAC tag first, so the tag no longer matches while the boot id after it is untouched."""
+    return ("B" if state[0] == "A" else "A") + state[1:]
+
+
+class RawRounds:
+    """`input_required` driven by hand through `c.session.call_tool(...,
+    allow_input_required=True)` on a tool that elicits once: the first result (one
+    `elicitation/create` whose key matches `key_pattern`, with the server's message and
+    schema), then retries with a tampered `requestState`, with the state on other arguments,
+    with the genuine state (the tool answers `answer`), and, if `replay`, with the used state
+    again. The checks run in that order and share the first result; the refused retries must
+    leave the call waiting, so the genuine one still completes."""
+
+    def __init__(
+        self, tool: str, key_pattern: str, message: str, schema: dict[str, Any], answer: str, replay: bool
+    ) -> None:
+        self.tool, self.key_pattern, self.message, self.schema = tool, key_pattern, message, schema
+        self.answer, self.replay = answer, replay
+        self.first: types.InputRequiredResult | None = None
+        self.key = ""
+
+    def responses(self) -> dict[str, Any]:
+        return {self.key: types.ElicitResult(action="accept", content={"name": ELICITED_NAME})}
+
+    def state(self) -> str:
+        if self.first is None or not self.first.request_state:
+            raise CheckFailed("no requestState from the first check")
+        return self.first.request_state
+
+    async def asked(self, c: Client) -> None:
+        result = await c.session.call_tool(self.tool, {}, allow_input_required=True)
+        expect(isinstance(result, types.InputRequiredResult), f"not an InputRequiredResult: {result!r}")
+        assert isinstance(result, types.InputRequiredResult)
+        requests = result.input_requests or {}
+        expect_eq(len(requests), 1, f"number of inputRequests ({list(requests)})")
+        self.key, request = next(iter(requests.items()))
+        expect(
+            re.fullmatch(self.key_pattern, self.key) is not None,
+            f"inputRequests key {self.key!r} does not match {self.key_pattern!r}",
+        )
+        expect_eq(request.method, "elicitation/create", "inputRequests method")
+        params = request.params
+        got = (params.message, getattr(params, "requested_schema", None))
+        expect_eq(got, (self.message, self.schema), "elicitation params (message, requestedSchema)")
+        expect(bool(result.request_state), "no requestState")
+        self.first = result
+
+    def refused(self, arguments: dict[str, Any], state: Callable[[], str], reason: str) -> Check:
+        async def check(c: Client) -> None:
+            try:
+                result = await c.session.call_tool(
+                    self.tool,
+                    arguments,
+                    input_responses=self.responses(),
+                    request_state=state(),
+                    allow_input_required=True,
+                )
+            except MCPError as exc:
+                expect_eq(exc.code, -32602, f"error code (message {exc.message!r})")
+                expect_eq(exc.data, {"reason": reason}, "error data")
+                return
+            raise CheckFailed(f"the retry succeeded: {result!r}")
+
+        return check
+
+    async def completed(self, c: Client) -> None:
+        result = await c.session.call_tool(
+            self.tool, {}, input_responses=self.responses(), request_state=self.state(), allow_input_required=True
+        )
+        expect(isinstance(result, types.CallToolResult), f"not a CallToolResult: {result!r}")
+        assert isinstance(result, types.CallToolResult)
+        expect_eq(only_text(result, self.tool), [self.answer], f"{self.tool} result text")
+
+    def checks(self, prefix: str) -> list[tuple[str, Check]]:
+        checks: list[tuple[str, Check]] = [
+            (f"{prefix}: {self.tool} -> InputRequiredResult (elicitation/create)", self.asked),
+            (f"{prefix}: tampered requestState -> -32602", self.refused({}, lambda: tampered(self.state()), "tampered")),
+            (
+                f"{prefix}: requestState on other arguments -> -32602",
+                self.refused({"other": 1}, self.state, "bound to another request"),
+            ),
+            (f"{prefix}: genuine retry completes", self.completed),
+        ]
+        if self.replay:
+            checks.append((f"{prefix}: replayed requestState -> -32602", self.refused({}, self.state, "used or expired")))
+        return checks
+
+
 SCENARIOS: dict[str, list[Connection]] = {
     "demo": [
         Connection(
@@ -220,6 +422,21 @@ SCENARIOS: dict[str, list[Connection]] = {
                 ("demo auto: tools/call echo", echoes("message", DEMO_MESSAGE)),
             ],
         ),
+        Connection(
+            MODERN,
+            [
+                (
+                    "demo pinned interactive: elicit via input_required",
+                    interactive(
+                        "elicit",
+                        {"message": DEMO_ELICIT_MESSAGE},
+                        ("elicitation/create", DEMO_ELICIT_MESSAGE, NAME_SCHEMA),
+                        '{"action":"accept","content":{"name":"octocat"}}',
+                    ),
+                ),
+            ],
+            callbacks=ALL_CALLBACKS,
+        ),
     ],
     "dual": [
         Connection(
@@ -236,6 +453,26 @@ SCENARIOS: dict[str, list[Connection]] = {
                 ("dual auto: tools/call echo", echoes("text", FIXTURE_TEXT)),
             ],
         ),
+        Connection(
+            MODERN,
+            [
+                (
+                    "dual pinned interactive: greet via input_required",
+                    interactive(
+                        "greet",
+                        {},
+                        ("elicitation/create", DUAL_GREET_MESSAGE, DUAL_GREET_SCHEMA),
+                        f"hello {ELICITED_NAME}",
+                    ),
+                ),
+                # The child's own state, wrapped by the proxy: tampering and re-binding are
+                # refused by the proxy; a replay is the child's business (not asserted).
+                *RawRounds(
+                    "greet", r".+:ask_name", DUAL_GREET_MESSAGE, DUAL_GREET_SCHEMA, f"hello {ELICITED_NAME}", replay=False
+                ).checks("dual pinned raw"),
+            ],
+            callbacks=ALL_CALLBACKS,
+        ),
     ],
     "translate": [
         Connection(
@@ -248,6 +485,7 @@ SCENARIOS: dict[str, list[Connection]] = {
                 ("translate pinned: completion/complete", completes("A", ["Ada", "Alan"])),
                 ("translate pinned: progress", progresses("count", {"steps": 3}, "counted 3", 3)),
                 ("translate pinned: resources/read unknown uri -> -32602", resource_missing("mem://nope", -32602)),
+                ("translate pinned: ask, nothing declared -> child refused", refused_by_proxy("ask", "elicitation/create")),
             ],
         ),
         Connection(
@@ -259,6 +497,44 @@ SCENARIOS: dict[str, list[Connection]] = {
                 ("translate auto: resources/read mem://a", reads("mem://a", "hello")),
                 ("translate auto: prompts/get greet", prompts(None, "hello world")),
             ],
+        ),
+        Connection(
+            MODERN,
+            [
+                *[
+                    (f"translate pinned interactive: {tool}", interactive(tool, {}, LEGACY_ASKED[tool], text))
+                    for tool, text in LEGACY_ANSWERS.items()
+                ],
+                *RawRounds(
+                    "ask", r"elicitation/create#\S+", "name?", NAME_SCHEMA, LEGACY_ANSWERS["ask"], replay=True
+                ).checks("translate pinned raw"),
+            ],
+            callbacks=ALL_CALLBACKS,
+        ),
+        Connection(
+            MODERN,
+            [
+                (
+                    "translate pinned sampling-only: ask -> -32021",
+                    undeclared_capability("ask", {"elicitation": {"form": {}}}),
+                ),
+                (
+                    "translate pinned sampling-only: sample",
+                    interactive("sample", {}, LEGACY_ASKED["sample"], LEGACY_ANSWERS["sample"]),
+                ),
+            ],
+            callbacks=("sampling",),
+        ),
+        Connection(
+            "auto",
+            [
+                ("translate auto interactive: negotiated 2026-07-28", negotiated_modern),
+                *[
+                    (f"translate auto interactive: {tool}", interactive(tool, {}, LEGACY_ASKED[tool], text))
+                    for tool, text in LEGACY_ANSWERS.items()
+                ],
+            ],
+            callbacks=ALL_CALLBACKS,
         ),
     ],
     "fallback": [
@@ -298,11 +574,18 @@ async def run_connection(url: str, conn: Connection, results: dict[str, str | No
     """Runs the checks of one connection; a connection that cannot be opened (or that
     breaks while closing) fails the checks it did not run."""
     try:
+        known = {
+            "elicitation": ("elicitation_callback", ANSWERER.elicit),
+            "sampling": ("sampling_callback", ANSWERER.sample),
+            "roots": ("list_roots_callback", ANSWERER.list_roots),
+        }
+        callbacks = dict(known[name] for name in conn.callbacks)
         async with Client(
             url,
             mode=conn.mode,
             read_timeout_seconds=READ_TIMEOUT_S,
             client_info=types.Implementation(name=PREFIX, version="1.0.0"),
+            **callbacks,
         ) as client:
             for name, check in conn.checks:
                 try:

@@ -50,8 +50,8 @@ read -r -a SCENARIOS <<<"${INTEROP_SCENARIOS:-${ALL_SCENARIOS[*]}}"
 
 # Checks each client script runs per scenario: a client that prints fewer fails the suite.
 declare -A EXPECTED=(
-  [python:demo]=9 [python:dual]=4 [python:translate]=12 [python:fallback]=4
-  [ts:demo]=6 [ts:dual]=3 [ts:translate]=5 [ts:fallback]=3
+  [python:demo]=10 [python:dual]=9 [python:translate]=27 [python:fallback]=4
+  [ts:demo]=7 [ts:dual]=4 [ts:translate]=8 [ts:fallback]=3
 )
 
 for scenario in "${SCENARIOS[@]}"; do

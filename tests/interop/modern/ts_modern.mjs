@@ -12,7 +12,9 @@
 //
 // Each scenario connects once per negotiation mode: `{ pin: '2026-07-28' }` (probes
 // server/discover, fails unless it offers the pin) and `'auto'` (probes, falls back to
-// `initialize` on a 4xx). Prints one line per check ("PASS <check>" / "FAIL <check>: <why>")
+// `initialize` on a 4xx); an "interactive" connection also declares elicitation, sampling
+// and roots and registers their handlers, which the client's `input_required` driver calls
+// (autoFulfill) before it retries. Prints one line per check ("PASS <check>" / "FAIL <check>: <why>")
 // and ends with exactly one summary line:
 //     interop-modern-ts: <passed> passed, <failed> failed
 // Exit status is 0 only if every check passed. Every wait is bounded: each request has a
@@ -36,6 +38,31 @@ const FIXTURE_TEXT = "modern-ts: grüße ✓ 🚀";
 const DEMO_TOOLS = ["echo", "add", "sleep", "sample", "elicit", "roots"];
 const LEGACY_FIXTURE_TOOLS = ["echo", "add", "count", "ask", "sample", "roots"];
 const DUAL_FIXTURE_TOOLS = ["echo", "greet"];
+
+// What the handlers of an interactive connection answer; the tools that asked return it.
+const ELICITED = { action: "accept", content: { name: "octocat" } };
+const SAMPLED = { role: "assistant", content: { type: "text", text: "4" }, model: "fake" };
+const ROOTS = { roots: [{ uri: "file:///projects/demo", name: "demo" }] };
+// The fixtures' questions, as the handlers must receive them.
+const NAME_SCHEMA = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
+const LEGACY_ASKED = {
+  ask: ["elicitation/create", "name?", NAME_SCHEMA],
+  sample: ["sampling/createMessage", [["user", "2+2?"]], 5],
+  roots: ["roots/list"],
+};
+// The legacy fixture answers `<tool>: <the client's result as json.dumps(sort_keys=True)>`.
+const LEGACY_ANSWERS = {
+  ask: 'ask: {"action": "accept", "content": {"name": "octocat"}}',
+  sample: 'sample: {"content": {"text": "4", "type": "text"}, "model": "fake", "role": "assistant"}',
+  roots: 'roots: {"roots": [{"name": "demo", "uri": "file:///projects/demo"}]}',
+};
+// The dual-era fixture's `greet` elicits a `Name` (a pydantic model) with this message.
+const DUAL_GREET_ASKED = [
+  "elicitation/create",
+  "What is your name?",
+  { type: "object", properties: { name: { title: "Name", type: "string" } }, required: ["name"] },
+];
+const DEMO_ELICIT_MESSAGE = "modern-ts: your name?";
 
 class CheckFailed extends Error {}
 
@@ -76,6 +103,37 @@ function describe(err) {
 }
 
 // ----------------------------------------------------------------- checks
+
+// Every question the handlers of an interactive connection were asked (method and the fields
+// that identify it); a check clears it, calls, and asserts its call asked exactly once.
+const asked = [];
+
+function answerQuestions(client) {
+  client.setRequestHandler("elicitation/create", async (request) => {
+    asked.push(["elicitation/create", request.params.message, request.params.requestedSchema]);
+    return ELICITED;
+  });
+  client.setRequestHandler("sampling/createMessage", async (request) => {
+    const messages = request.params.messages.map((m) => [m.role, m.content.text]);
+    asked.push(["sampling/createMessage", messages, request.params.maxTokens]);
+    return SAMPLED;
+  });
+  client.setRequestHandler("roots/list", async () => {
+    asked.push(["roots/list"]);
+    return ROOTS;
+  });
+}
+
+// `tool` asks the client once (an `input_required` round the client answers through its
+// handler and retries) and returns `text`, which carries the handler's answer.
+function interactive(tool, args, question, text) {
+  return async ({ client }) => {
+    asked.length = 0;
+    const result = await client.callTool({ name: tool, arguments: args }, reqOpts);
+    expectEq(onlyText(result, tool), [text], `${tool} result text`);
+    expectEq(asked, [question], "questions the handlers were asked");
+  };
+}
 
 function negotiated(expected) {
   return async ({ client }) => {
@@ -141,6 +199,21 @@ const SCENARIOS = {
         ["demo auto: tools/call echo", echoes("message", DEMO_MESSAGE)],
       ],
     },
+    {
+      mode: { pin: MODERN },
+      interactive: true,
+      checks: [
+        [
+          "demo pinned interactive: elicit via input_required",
+          interactive(
+            "elicit",
+            { message: DEMO_ELICIT_MESSAGE },
+            ["elicitation/create", DEMO_ELICIT_MESSAGE, NAME_SCHEMA],
+            JSON.stringify(ELICITED),
+          ),
+        ],
+      ],
+    },
   ],
   dual: [
     {
@@ -150,6 +223,11 @@ const SCENARIOS = {
         ["dual pinned: tools/list", toolsListed(DUAL_FIXTURE_TOOLS)],
         ["dual pinned: tools/call echo", echoes("text", FIXTURE_TEXT)],
       ],
+    },
+    {
+      mode: { pin: MODERN },
+      interactive: true,
+      checks: [["dual pinned interactive: greet via input_required", interactive("greet", {}, DUAL_GREET_ASKED, "hello octocat")]],
     },
   ],
   translate: [
@@ -162,6 +240,14 @@ const SCENARIOS = {
         ["translate pinned: resources/read mem://a", reads("mem://a", "hello")],
         ["translate pinned: prompts/get greet", prompts({ name: "Zoë" }, "hello Zoë")],
       ],
+    },
+    {
+      mode: { pin: MODERN },
+      interactive: true,
+      checks: Object.entries(LEGACY_ANSWERS).map(([tool, text]) => [
+        `translate pinned interactive: ${tool}`,
+        interactive(tool, {}, LEGACY_ASKED[tool], text),
+      ]),
     },
   ],
   fallback: [
@@ -184,11 +270,10 @@ function report(name, error) {
   console.log(error === null ? `PASS ${name}` : `FAIL ${name}: ${error}`);
 }
 
-async function runConnection(url, { mode, checks }) {
-  const client = new Client(
-    { name: PREFIX, version: "1.0.0" },
-    { capabilities: {}, versionNegotiation: { mode } },
-  );
+async function runConnection(url, { mode, checks, interactive: answers = false }) {
+  const capabilities = answers ? { elicitation: { form: {} }, sampling: {}, roots: {} } : {};
+  const client = new Client({ name: PREFIX, version: "1.0.0" }, { capabilities, versionNegotiation: { mode } });
+  if (answers) answerQuestions(client);
   const transport = new StreamableHTTPClientTransport(new URL(url));
   const label = show(mode);
   try {
