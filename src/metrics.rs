@@ -231,7 +231,7 @@ impl ProxyMetrics {
         let misrouted_requests = Counter::default();
         ours.register(
             "misrouted_requests",
-            "Requests naming a session of another instance (--instance-id), answered 404",
+            "Requests for another instance (--instance-id): a session id of another instance (answered 404) or a requestState it issued (answered 400)",
             misrouted_requests.clone(),
         );
 
