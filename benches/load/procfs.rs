@@ -31,6 +31,17 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// cutime + cstime (fields 16 and 17 of /proc/<pid>/stat): the CPU time of the children of
+/// `pid` it has reaped (waited for); in clock ticks.
+pub fn reaped_children_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let cutime: u64 = fields.get(16 - 3)?.parse().ok()?;
+    let cstime: u64 = fields.get(17 - 3)?.parse().ok()?;
+    Some(cutime + cstime)
+}
+
 /// CPU time of every live thread of `pid`, in nanoseconds: the sum of the first field
 /// (`sum_exec_runtime`) of `/proc/<pid>/task/*/schedstat`. Far finer than the 10 ms clock
 /// ticks of `/proc/<pid>/stat`, but threads that exited are left out (the proxy's threads live

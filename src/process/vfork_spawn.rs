@@ -197,7 +197,9 @@ unsafe fn prepare_and_exec(context: &ChildContext) -> (i32, c_int) {
         if libc::setpgid(0, 0) == -1 {
             return (STEP_PROCESS_GROUP, errno());
         }
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+        // prctl reads its variadic arguments as unsigned longs.
+        let signal = libc::SIGKILL as libc::c_ulong;
+        if libc::prctl(libc::PR_SET_PDEATHSIG, signal) == -1 {
             return (STEP_PARENT_DEATH_SIGNAL, errno());
         }
         // The proxy may have died before the signal was armed: it would then never come, and

@@ -15,6 +15,10 @@
 //! threads' `schedstat` (nanoseconds); `proxy_cpu_ticks_ms_per_session` is the same from
 //! `/proc/<pid>/stat` (10 ms ticks, exited threads included), as a cross-check;
 //! `proxy_cpu_ms_per_session_with_delete` goes on until every session's child was reaped.
+//! Where the rest of the machine's CPU goes, over the same whole cycle: `child_cpu_ms_per_session`
+//! (the backends the proxy reaped: their start, `initialize`, exit) and
+//! `client_cpu_ms_per_session` (this bench). With C sessions opening at once, initialize p50
+//! cannot be below about C × (the three together) / cores.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,7 +27,7 @@ use crate::backend::Backend;
 use crate::bounded::run_bounded;
 use crate::mcp_client::{Mcp, Session};
 use crate::node_backend;
-use crate::procfs::{cpu_ns, cpu_ticks, ticks_to_us};
+use crate::procfs::{cpu_ns, cpu_ticks, reaped_children_ticks, ticks_to_us};
 use crate::proxy::Proxy;
 use crate::stats::{Errors, Stats};
 
@@ -162,8 +166,12 @@ async fn measure(variant: &Variant<'_>) -> Result<u64, String> {
     let mut init_latencies = Vec::new();
     let mut delete_latencies = Vec::new();
     let (mut open_secs, mut open_ns, mut open_ticks, mut cycle_ns) = (0.0, 0, 0, 0);
+    let (mut child_ticks, mut client_ticks) = (0, 0);
+    let me = std::process::id();
     for _ in 0..variant.rounds {
         let (ns_before, ticks_before) = cpu(&proxy);
+        let children_before = reaped_children_ticks(proxy.pid).unwrap_or(0);
+        let client_before = cpu_ticks(me).unwrap_or(0);
         let started = Instant::now();
         let opened = open(&proxy, &mcp, variant, &errors).await;
         open_secs += started.elapsed().as_secs_f64();
@@ -181,11 +189,16 @@ async fn measure(variant: &Variant<'_>) -> Result<u64, String> {
             break;
         }
         cycle_ns += cpu(&proxy).0.saturating_sub(ns_before);
+        child_ticks += reaped_children_ticks(proxy.pid)
+            .unwrap_or(0)
+            .saturating_sub(children_before);
+        client_ticks += cpu_ticks(me).unwrap_or(0).saturating_sub(client_before);
     }
     let opened = init_latencies.len().max(1) as f64;
     let init = Stats::of(&mut init_latencies);
     let delete = Stats::of(&mut delete_latencies);
     let per_session_ms = |ns: u64| ns as f64 / 1e6 / opened;
+    let ticks_per_session_ms = |ticks: u64| ticks_to_us(ticks) / 1000.0 / opened;
     let (opening, rate) = match variant.opening {
         Opening::Burst { concurrency } => (
             format!("concurrency={concurrency}"),
@@ -194,7 +207,7 @@ async fn measure(variant: &Variant<'_>) -> Result<u64, String> {
         Opening::Paced { pause } => (format!("pause_ms={}", pause.as_millis()), String::new()),
     };
     println!(
-        "{}: variant={} prespawn={} {opening} sessions={} rounds={} errors={} init_p50_ms={:.2} init_p99_ms={:.2} init_max_ms={:.2}{rate} proxy_cpu_ms_per_session={:.3} proxy_cpu_ticks_ms_per_session={:.3} proxy_cpu_ms_per_session_with_delete={:.3} delete_p50_ms={:.2} delete_p99_ms={:.2} backend={}",
+        "{}: variant={} prespawn={} {opening} sessions={} rounds={} errors={} init_p50_ms={:.2} init_p99_ms={:.2} init_max_ms={:.2}{rate} proxy_cpu_ms_per_session={:.3} proxy_cpu_ticks_ms_per_session={:.3} proxy_cpu_ms_per_session_with_delete={:.3} child_cpu_ms_per_session={:.3} client_cpu_ms_per_session={:.3} delete_p50_ms={:.2} delete_p99_ms={:.2} backend={}",
         variant.scenario,
         variant.name,
         variant.prespawn,
@@ -205,8 +218,10 @@ async fn measure(variant: &Variant<'_>) -> Result<u64, String> {
         init.p99_ms,
         init.max_ms,
         per_session_ms(open_ns),
-        ticks_to_us(open_ticks) / 1000.0 / opened,
+        ticks_per_session_ms(open_ticks),
         per_session_ms(cycle_ns),
+        ticks_per_session_ms(child_ticks),
+        ticks_per_session_ms(client_ticks),
         delete.p50_ms,
         delete.p99_ms,
         variant.backend,
