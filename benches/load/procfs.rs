@@ -103,6 +103,27 @@ pub fn runs_with_arg(pid: u32, marker: &str) -> bool {
     })
 }
 
+/// How many live (not zombie) children `pid` has, from `/proc/<pid>/task/*/children` (far
+/// cheaper than a scan of the whole process table); `None` where that file is missing.
+pub fn live_children(pid: u32) -> Option<usize> {
+    let mut live = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        live += list
+            .split_whitespace()
+            .filter(|child| {
+                std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+                    state.is_some_and(|state| state != 'Z')
+                })
+            })
+            .count();
+    }
+    Some(live)
+}
+
 /// The process running the proxy binary in the process tree below `root` (itself included).
 pub fn proxy_pid_below(root: u32) -> u32 {
     let table = processes();

@@ -27,7 +27,7 @@ use crate::backend::Backend;
 use crate::bounded::run_bounded;
 use crate::mcp_client::{Mcp, Session};
 use crate::node_backend;
-use crate::procfs::{cpu_ns, cpu_ticks, reaped_children_ticks, ticks_to_us};
+use crate::procfs::{cpu_ns, cpu_ticks, live_children, reaped_children_ticks, ticks_to_us};
 use crate::proxy::Proxy;
 use crate::stats::{Errors, Stats};
 
@@ -307,7 +307,7 @@ async fn delete_all(mcp: &Mcp, sessions: Vec<Session>, errors: &Arc<Errors>) -> 
 async fn settle(proxy: &Proxy, children: usize) -> Result<(), String> {
     let deadline = Instant::now() + SETTLE_LIMIT;
     loop {
-        let live = proxy.children().len();
+        let live = live_children(proxy.pid).unwrap_or_else(|| proxy.children().len());
         if live == children {
             return Ok(());
         }
