@@ -37,7 +37,13 @@ pub fn command() -> Result<Vec<String>, String> {
         std::fs::create_dir_all(&dir).map_err(|err| format!("{}: {err}", dir.display()))?;
         eprintln!("installing {PACKAGE}@{VERSION} into {}", dir.display());
         let status = Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+            .args([
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--loglevel=error",
+                "--prefix",
+            ])
             .arg(&dir)
             .arg(format!("{PACKAGE}@{VERSION}"))
             .stdin(Stdio::null())
@@ -45,7 +51,9 @@ pub fn command() -> Result<Vec<String>, String> {
             .status()
             .map_err(|err| format!("cannot run npm: {err}"))?;
         if !status.success() || !script.exists() {
-            return Err(format!("`npm install {PACKAGE}@{VERSION}` failed ({status})"));
+            return Err(format!(
+                "`npm install {PACKAGE}@{VERSION}` failed ({status})"
+            ));
         }
     }
     Ok(vec![

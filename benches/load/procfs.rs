@@ -53,7 +53,10 @@ pub fn cpu_ns(pid: u32) -> Option<u64> {
     for task in tasks.flatten() {
         // A thread may exit between the listing and the read: it is then left out.
         if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat"))
-            && let Some(ns) = stat.split_whitespace().next().and_then(|ns| ns.parse::<u64>().ok())
+            && let Some(ns) = stat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
         {
             total += ns;
             seen = true;
@@ -107,7 +110,10 @@ pub fn runs_with_arg(pid: u32, marker: &str) -> bool {
 /// cheaper than a scan of the whole process table); `None` where that file is missing.
 pub fn live_children(pid: u32) -> Option<usize> {
     let mut live = 0;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.flatten() {
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
         let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
             continue;
         };
@@ -115,7 +121,9 @@ pub fn live_children(pid: u32) -> Option<usize> {
             .split_whitespace()
             .filter(|child| {
                 std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
-                    let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+                    let state = stat
+                        .rsplit_once(')')
+                        .and_then(|(_, rest)| rest.trim_start().chars().next());
                     state.is_some_and(|state| state != 'Z')
                 })
             })

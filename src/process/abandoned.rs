@@ -34,7 +34,10 @@ pub(super) fn reap_later(pid: i32) {
         *pids = Some(sender);
         return;
     }
-    tracing::warn!(pid, "cannot start the child reaper thread; leaving the child to the orphan reaper");
+    tracing::warn!(
+        pid,
+        "cannot start the child reaper thread; leaving the child to the orphan reaper"
+    );
     registry::lock().remove(pid);
 }
 
@@ -60,8 +63,7 @@ fn wait_for_exit(pid: i32) {
     // SAFETY: siginfo_t is a plain C struct for which all zero bytes is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is a valid, writable siginfo_t that outlives the call.
-    while unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT) } == -1
-    {
+    while unsafe { libc::waitid(libc::P_PID, id, &mut info, libc::WEXITED | libc::WNOWAIT) } == -1 {
         if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
             return;
         }
@@ -96,10 +98,16 @@ mod tests {
         reap_later(pid);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         while registry::lock().contains(pid) {
-            assert!(std::time::Instant::now() < deadline, "{pid} is still tracked");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{pid} is still tracked"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
         // Reaped by the thread: nothing is left for the `Child`.
-        assert_eq!(child.try_wait().unwrap_err().raw_os_error(), Some(libc::ECHILD));
+        assert_eq!(
+            child.try_wait().unwrap_err().raw_os_error(),
+            Some(libc::ECHILD)
+        );
     }
 }

@@ -162,7 +162,8 @@ mod tests {
 
     #[test]
     fn a_name_is_searched_in_each_directory_of_path_in_order() {
-        let found = candidate_paths(OsStr::new("node"), Some(OsStr::new("/a/bin::/usr/bin"))).unwrap();
+        let found =
+            candidate_paths(OsStr::new("node"), Some(OsStr::new("/a/bin::/usr/bin"))).unwrap();
         assert_eq!(shown(&found), ["/a/bin/node", "node", "/usr/bin/node"]);
     }
 
@@ -191,11 +192,22 @@ mod tests {
             };
             assert_eq!(
                 (0..4).map(|i| read(raw.argv, i)).collect::<Vec<_>>(),
-                [Some("/bin/echo".into()), Some("a".into()), Some("b c".into()), None]
+                [
+                    Some("/bin/echo".into()),
+                    Some("a".into()),
+                    Some("b c".into()),
+                    None
+                ]
             );
             assert_eq!(
                 (0..5).map(|i| read(raw.script_argv, i)).collect::<Vec<_>>(),
-                [Some("/bin/sh".into()), None, Some("a".into()), Some("b c".into()), None]
+                [
+                    Some("/bin/sh".into()),
+                    None,
+                    Some("a".into()),
+                    Some("b c".into()),
+                    None
+                ]
             );
             assert_eq!(raw.candidate_count, 1);
             assert_eq!(read(raw.candidates, 0), Some("/bin/echo".into()));

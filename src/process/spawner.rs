@@ -156,7 +156,10 @@ impl Platform {
     fn start(&mut self, spec: &CommandSpec) -> io::Result<(Started, ProxyEnds)> {
         use super::{exec_plan::ExecPlan, stdio_pipes, vfork_spawn};
         if let Err(err) = &self.signals_blocked {
-            return Err(io::Error::new(err.kind(), format!("cannot block signals in the spawner thread: {err}")));
+            return Err(io::Error::new(
+                err.kind(),
+                format!("cannot block signals in the spawner thread: {err}"),
+            ));
         }
         let mut plan = ExecPlan::new(spec)?;
         let (child_ends, proxy_ends) = stdio_pipes::create()?;

@@ -241,8 +241,8 @@ unsafe fn reset_signals() {
                 // Not a signal number of this system, or one libc reserves.
                 continue;
             }
-            let handled = current.sa_sigaction != libc::SIG_DFL
-                && current.sa_sigaction != libc::SIG_IGN;
+            let handled =
+                current.sa_sigaction != libc::SIG_DFL && current.sa_sigaction != libc::SIG_IGN;
             if handled || signal == libc::SIGPIPE {
                 libc::sigaction(signal, &default, ptr::null_mut());
             }

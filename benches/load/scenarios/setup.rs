@@ -254,7 +254,12 @@ async fn open(
                 move |_| {
                     let mcp = mcp.clone();
                     let errors = errors.clone();
-                    async move { mcp.open_session().await.map_err(|err| errors.record(err)).ok() }
+                    async move {
+                        mcp.open_session()
+                            .await
+                            .map_err(|err| errors.record(err))
+                            .ok()
+                    }
                 }
             })
             .await;

@@ -86,7 +86,9 @@ async fn a_program_missing_from_path_reports_enoent_naming_the_command() {
 #[tokio::test]
 async fn a_file_without_execute_permission_reports_eacces() {
     let path = temp_file("not-executable", "exit 0\n", 0o644);
-    let err = ManagedProcess::spawn(&command(&path, &[])).await.unwrap_err();
+    let err = ManagedProcess::spawn(&command(&path, &[]))
+        .await
+        .unwrap_err();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(err.source.raw_os_error(), Some(libc::EACCES));
     assert_eq!(
@@ -117,7 +119,10 @@ async fn the_three_pipes_carry_stdin_stdout_and_stderr() {
     pipes.stdin.write_all(b"hello\n").await.unwrap();
     assert_eq!(first_line(&mut pipes.stdout).await, "out: hello");
     assert_eq!(line_from(&mut pipes.stderr, "err").await, "err: hello");
-    assert_eq!(process.reap(Duration::from_secs(5)).await, ExitReport::Code(0));
+    assert_eq!(
+        process.reap(Duration::from_secs(5)).await,
+        ExitReport::Code(0)
+    );
 }
 
 #[tokio::test]
@@ -169,10 +174,16 @@ async fn the_child_inherits_no_descriptor_of_the_proxy_but_its_three_pipes() {
     assert_eq!(beyond_stdio, inheritable_descriptors(), "{fds:?}");
     let stdio: Vec<i32> = fds.iter().take(3).map(|(fd, _)| *fd).collect();
     assert_eq!(stdio, [0, 1, 2]);
-    let targets: std::collections::HashSet<&str> =
-        fds.iter().take(3).map(|(_, target)| target.as_str()).collect();
+    let targets: std::collections::HashSet<&str> = fds
+        .iter()
+        .take(3)
+        .map(|(_, target)| target.as_str())
+        .collect();
     assert_eq!(targets.len(), 3, "three distinct pipes: {fds:?}");
-    assert!(targets.iter().all(|target| target.starts_with("pipe:[")), "{fds:?}");
+    assert!(
+        targets.iter().all(|target| target.starts_with("pipe:[")),
+        "{fds:?}"
+    );
     stop(process, pipes).await;
 }
 
@@ -184,7 +195,11 @@ async fn the_child_starts_with_no_signal_blocked_and_sigpipe_not_ignored() {
     // the child.
     assert_eq!(status_field(pid, "SigBlk"), "0000000000000000");
     let ignored = u64::from_str_radix(&status_field(pid, "SigIgn"), 16).unwrap();
-    assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "SIGPIPE is ignored");
+    assert_eq!(
+        ignored & (1 << (libc::SIGPIPE - 1)),
+        0,
+        "SIGPIPE is ignored"
+    );
     stop(process, pipes).await;
 }
 
@@ -211,7 +226,13 @@ async fn the_child_gets_the_original_descriptor_limit() {
 #[tokio::test]
 async fn a_child_dies_when_the_proxy_is_killed() {
     let mut helper = tokio::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", SPAWN_A_SLEEPER, "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            SPAWN_A_SLEEPER,
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
