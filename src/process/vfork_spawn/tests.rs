@@ -14,6 +14,10 @@ use crate::process::{ChildPipes, ExitReport, ManagedProcess};
 /// Name of the helper test that `a_child_dies_when_the_proxy_is_killed` runs in a child.
 const SPAWN_A_SLEEPER: &str = "process::vfork_spawn::tests::spawn_a_sleeper_then_wait";
 
+/// Set in the helper's environment: without it (`cargo test -- --ignored`) the helper does
+/// nothing.
+const HELPER_VARIABLE: &str = "HYPER_MCP_PROXY_TEST_SLEEPER_HELPER";
+
 fn command(program: impl Into<PathBuf>, args: &[&str]) -> CommandSpec {
     CommandSpec {
         program: program.into(),
@@ -233,6 +237,7 @@ async fn a_child_dies_when_the_proxy_is_killed() {
             "--nocapture",
             "--test-threads=1",
         ])
+        .env(HELPER_VARIABLE, "1")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -251,6 +256,9 @@ async fn a_child_dies_when_the_proxy_is_killed() {
 #[test]
 #[ignore = "a helper: a_child_dies_when_the_proxy_is_killed runs it in a child"]
 fn spawn_a_sleeper_then_wait() {
+    if std::env::var_os(HELPER_VARIABLE).is_none() {
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
