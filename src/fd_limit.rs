@@ -65,19 +65,10 @@ pub fn default_max_connections(nofile: u64) -> usize {
     usize::try_from(share.clamp(1, MAX_DEFAULT_CONNECTIONS)).unwrap_or(1)
 }
 
-/// Makes `command`'s child start with the soft limit the proxy was started with.
-pub fn restore_in_child(command: &mut tokio::process::Command) {
-    let Some(&original) = ORIGINAL.get() else {
-        return;
-    };
-    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
-    // is async-signal-safe; it allocates nothing. Failing to lower the limit is harmless.
-    unsafe {
-        command.pre_exec(move || {
-            libc::setrlimit(libc::RLIMIT_NOFILE, &original);
-            Ok(())
-        });
-    }
+/// The soft and hard limits the proxy was started with, to restore in every child before
+/// `exec`; `None` if [`raise_to_hard`] has not run (the proxy's limit is then the original).
+pub fn original() -> Option<libc::rlimit> {
+    ORIGINAL.get().copied()
 }
 
 fn get() -> Option<libc::rlimit> {

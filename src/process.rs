@@ -1,10 +1,14 @@
 //! The OS side of a child MCP server: spawn it in its own process group, stop it gracefully,
 //! and make sure that neither it nor anything it forked outlives its session.
 //!
-//! - `spawner`: every child is forked by one long-lived thread (parent-death signal).
+//! - `spawner`: every child is started by one long-lived thread (parent-death signal), on
+//!   Linux with `vfork_spawn` (`clone(CLONE_VM | CLONE_VFORK)`: nothing of the proxy is
+//!   copied) from an `exec_plan` prepared beforehand, with `stdio_pipes` as its stdio;
+//!   elsewhere with `fork_spawn`.
 //! - `watcher`: a task per child notices its exit without reaping it, kills the rest of its
 //!   process group while the zombie leader pins the group id, then reaps it and publishes an
 //!   [`ExitReport`]; an exit is noticed even when a grandchild keeps the child's stdout open.
+//!   `abandoned` reaps the leaders of watchers dropped with their runtime.
 //! - `group`: every signal to the group goes through the `ManagedProcess`, and none is sent
 //!   once the leader was reaped (its group id may then belong to someone else).
 //! - `orphans`: the proxy as a child subreaper that reaps orphaned descendants; `registry`
@@ -17,13 +21,21 @@
 //! proxy killed with SIGKILL leaves its children running), no subreaper (orphans go to init),
 //! and no way to see an exit before the reap, so the group is swept right after it.
 
+mod abandoned;
+#[cfg(target_os = "linux")]
+mod exec_plan;
 mod exit_report;
+#[cfg(not(target_os = "linux"))]
+mod fork_spawn;
 mod group;
 mod orphans;
 mod registry;
 mod spawner;
+mod stdio_pipes;
 #[cfg(test)]
 mod testing;
+#[cfg(target_os = "linux")]
+mod vfork_spawn;
 mod watcher;
 
 use std::sync::Arc;
@@ -73,8 +85,8 @@ pub struct ManagedProcess {
 }
 
 impl ManagedProcess {
-    /// Spawns `spec` directly (no shell) in a new process group, with piped stdio. The fork
-    /// happens on the spawner thread; the pipes and the exit watcher belong to the caller's
+    /// Spawns `spec` directly (no shell) in a new process group, with piped stdio. The child
+    /// is started on the spawner thread; the pipes and the exit watcher belong to the caller's
     /// runtime.
     pub async fn spawn(spec: &CommandSpec) -> Result<(ManagedProcess, ChildPipes), SpawnError> {
         spawner::spawn(spec).await

@@ -16,17 +16,24 @@
 //!   the echoed text is copied verbatim, so nearly all the measured work is the proxy's.
 //! - `demo`: `hyper-mcp-proxy demo-server --no-record`.
 //!
-//! Output: exactly one line per scenario on stdout, `<scenario>: key=value ...`; diagnostics
-//! go to stderr. The process exits non-zero if any scenario saw an error.
+//! Output: one line per scenario (per variant for `setup` and `setup_node`) on stdout,
+//! `<scenario>: key=value ...`; diagnostics go to stderr. The process exits non-zero if any scenario saw an error.
 //!
 //! Scenarios:
 //! - `calls`:   10 sessions x 10 concurrent callers x 500 calls (after a warm-up): requests/s,
 //!   p50/p99 latency and the proxy's own CPU time per call (utime+stime of the proxy process
 //!   from /proc/<pid>/stat, children excluded).
 //! - `single`:  one caller, one session, sequential calls: p50/p99 round trip.
-//! - `setup`:   3 rounds of 100 sessions opened 10 at a time, then DELETE of all of them:
+//! - `setup`:   sessions opened and DELETEd, without and with `--prespawn 4`, one line per
+//!   variant: `burst` (3 rounds of 100 sessions opened 10 at a time), `sequential` (100, one
+//!   at a time) and, with spares, `paced` (one at a time once the pool is full again):
 //!   initialize p50/p99 (child spawn included), sessions/s, and the proxy's own CPU time per
-//!   session (utime+stime, children excluded) while opening and over open + DELETE.
+//!   session (children excluded; replacement spares included) while opening and over open +
+//!   DELETE. See `scenarios/setup.rs`.
+//! - `setup_node`: the same against `@modelcontextprotocol/server-everything` on node
+//!   (installed by npm under the target directory if absent; skipped with the reason when
+//!   node or npm is unavailable): `sequential` (12 sessions) without spares, `paced` with
+//!   `--prespawn 4`.
 //! - `churn`:   calls on 5 open sessions while >= 20 new sessions are opening against a
 //!   backend that takes 300 ms to start; latency of the calls made meanwhile.
 //! - `memory`:  proxy RSS idle after start and with 100 idle sessions (`kib_per_session`),
@@ -61,6 +68,7 @@ mod bounded;
 mod echo_backend;
 mod mcp_client;
 mod metrics;
+mod node_backend;
 mod procfs;
 mod proxy;
 mod scenarios;
@@ -72,12 +80,21 @@ use backend::Backend;
 use echo_backend::ECHO_BACKEND_ARG;
 use scenarios::flood::scenario_flood;
 use scenarios::payload::scenario_payload;
-use scenarios::sessions::{scenario_churn, scenario_memory, scenario_setup};
+use scenarios::sessions::{scenario_churn, scenario_memory};
+use scenarios::setup::{scenario_setup, scenario_setup_node};
 use scenarios::soak::scenario_soak;
 use scenarios::throughput::{scenario_calls, scenario_single};
 
 /// The scenarios a run without names runs, in the order they run.
-const SCENARIOS: [&str; 6] = ["calls", "single", "setup", "churn", "memory", "payload"];
+const SCENARIOS: [&str; 7] = [
+    "calls",
+    "single",
+    "setup",
+    "setup_node",
+    "churn",
+    "memory",
+    "payload",
+];
 
 /// Scenarios that run only when named (long, or heavy on memory).
 const OPT_IN: [&str; 2] = ["soak", "flood"];
@@ -137,6 +154,7 @@ fn main() -> ExitCode {
                 "calls" => scenario_calls(backend).await,
                 "single" => scenario_single(backend).await,
                 "setup" => scenario_setup(backend).await,
+                "setup_node" => scenario_setup_node().await,
                 "churn" => scenario_churn(backend).await,
                 "memory" => scenario_memory(backend).await,
                 "payload" => scenario_payload(backend).await,

@@ -31,6 +31,40 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// cutime + cstime (fields 16 and 17 of /proc/<pid>/stat): the CPU time of the children of
+/// `pid` it has reaped (waited for); in clock ticks.
+pub fn reaped_children_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let cutime: u64 = fields.get(16 - 3)?.parse().ok()?;
+    let cstime: u64 = fields.get(17 - 3)?.parse().ok()?;
+    Some(cutime + cstime)
+}
+
+/// CPU time of every live thread of `pid`, in nanoseconds: the sum of the first field
+/// (`sum_exec_runtime`) of `/proc/<pid>/task/*/schedstat`. Far finer than the 10 ms clock
+/// ticks of `/proc/<pid>/stat`, but threads that exited are left out (the proxy's threads live
+/// as long as it does). `None` where the kernel has no schedstat files.
+pub fn cpu_ns(pid: u32) -> Option<u64> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut total = 0;
+    let mut seen = false;
+    for task in tasks.flatten() {
+        // A thread may exit between the listing and the read: it is then left out.
+        if let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat"))
+            && let Some(ns) = stat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse::<u64>().ok())
+        {
+            total += ns;
+            seen = true;
+        }
+    }
+    seen.then_some(total)
+}
+
 /// Clock ticks to microseconds.
 pub fn ticks_to_us(ticks: u64) -> f64 {
     // SAFETY: sysconf only reads a system constant.
@@ -70,6 +104,32 @@ pub fn runs_with_arg(pid: u32, marker: &str) -> bool {
             .split(|b| *b == 0)
             .any(|arg| arg == marker.as_bytes())
     })
+}
+
+/// How many live (not zombie) children `pid` has, from `/proc/<pid>/task/*/children` (far
+/// cheaper than a scan of the whole process table); `None` where that file is missing.
+pub fn live_children(pid: u32) -> Option<usize> {
+    let mut live = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let Ok(list) = std::fs::read_to_string(task.path().join("children")) else {
+            continue;
+        };
+        live += list
+            .split_whitespace()
+            .filter(|child| {
+                std::fs::read_to_string(format!("/proc/{child}/stat")).is_ok_and(|stat| {
+                    let state = stat
+                        .rsplit_once(')')
+                        .and_then(|(_, rest)| rest.trim_start().chars().next());
+                    state.is_some_and(|state| state != 'Z')
+                })
+            })
+            .count();
+    }
+    Some(live)
 }
 
 /// The process running the proxy binary in the process tree below `root` (itself included).

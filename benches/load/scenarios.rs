@@ -3,6 +3,7 @@
 pub mod flood;
 pub mod payload;
 pub mod sessions;
+pub mod setup;
 pub mod soak;
 pub mod throughput;
 

@@ -1,25 +1,28 @@
-//! The spawner: one long-lived OS thread that forks every child, fed through a channel.
+//! The spawner: one long-lived OS thread that starts every child, fed through a channel.
 //!
 //! Why a thread of its own:
-//! - `PR_SET_PDEATHSIG` fires when the *thread* that forked the child exits, not the process
+//! - `PR_SET_PDEATHSIG` fires when the *thread* that created the child exits, not the process
 //!   (prctl(2)). tokio's blocking-pool threads exit after 10 s idle, which would SIGKILL every
-//!   child they forked; this thread lives as long as the proxy.
-//! - The `pre_exec` hook forces a real `fork` (no `posix_spawn`): copying the page tables and
-//!   waiting for `exec` must not stall a runtime worker, possibly the only one.
+//!   child they started; this thread lives as long as the proxy.
+//! - Starting a child blocks its caller until the child has called `execve` (`CLONE_VFORK`),
+//!   which must not stall a runtime worker, possibly the only one.
+//! - It keeps every signal blocked and owns the stack children run on before `execve`
+//!   (see `vfork_spawn`).
 //!
-//! Each job carries the caller's runtime handle, entered around `Command::spawn`, so the pipes
-//! and the exit watcher belong to the caller's runtime (there may be many, one per test).
+//! Each job carries the caller's runtime handle, entered while the pipes are registered and the
+//! exit watcher is spawned, so both belong to the caller's runtime (there may be many, one per
+//! test).
 
 use std::io;
-use std::process::Stdio;
+use std::os::fd::OwnedFd;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::process::Command;
 use tokio::runtime::Handle;
 use tokio::sync::{oneshot, watch};
 
 use super::group::Group;
+use super::stdio_pipes::ProxyEnds;
 use super::{ChildPipes, ManagedProcess, SpawnError, registry, watcher};
 use crate::config::CommandSpec;
 
@@ -76,9 +79,17 @@ fn submit(job: Job) -> io::Result<()> {
     Ok(())
 }
 
-/// The spawner thread's loop. It must never end while children it forked live: their
+/// A child that is running its program.
+pub(super) struct Started {
+    pub(super) pid: i32,
+    /// A pidfd of the child, when the platform gave one with the spawn.
+    pub(super) pidfd: Option<OwnedFd>,
+}
+
+/// The spawner thread's loop. It must never end while children it started live: their
 /// parent-death signal would kill them. So a panicking job is caught, not propagated.
 fn serve(jobs: mpsc::Receiver<Job>) {
+    let mut platform = Platform::new();
     for job in jobs {
         let Job {
             spec,
@@ -86,8 +97,7 @@ fn serve(jobs: mpsc::Receiver<Job>) {
             reply,
         } = job;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _entered = runtime.enter();
-            spawn_here(&spec, &runtime)
+            spawn_here(&spec, &runtime, &mut platform)
         }));
         let result = outcome.unwrap_or_else(|_| {
             Err(SpawnError {
@@ -101,79 +111,85 @@ fn serve(jobs: mpsc::Receiver<Job>) {
     }
 }
 
-/// Spawns `spec` directly (no shell) in a new process group, with piped stdio, and starts its
-/// watcher on `runtime` (which the calling thread has entered).
+/// Starts `spec` directly (no shell) in a new process group, with piped stdio, and starts its
+/// watcher on `runtime`.
 fn spawn_here(
     spec: &CommandSpec,
     runtime: &Handle,
+    platform: &mut Platform,
 ) -> Result<(ManagedProcess, ChildPipes), SpawnError> {
     let fail = |source| SpawnError {
         command: spec.display(),
         source,
     };
-    let mut command = Command::new(&spec.program);
-    command
-        .args(&spec.args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        // The safety net of last resort: tokio kills the leader if the handle is dropped.
-        .kill_on_drop(true);
-    die_with_this_thread(&mut command);
-    crate::fd_limit::restore_in_child(&mut command);
-    let (mut child, pid) = {
-        // Held from before the fork until the pid is recorded, so the orphan reaper can never
-        // mistake the new child (should it exit at once) for an orphan and take its status.
-        let mut tracked = registry::lock();
-        let child = command.spawn().map_err(fail)?;
-        let pid = child
-            .id()
-            .and_then(|pid| i32::try_from(pid).ok())
-            .ok_or_else(|| fail(io::Error::other("the child has no usable pid")))?;
-        tracked.insert(pid);
-        (child, pid)
-    };
-    let missing = || fail(io::Error::other("a stdio pipe of the child is missing"));
-    let (stdin, stdout, stderr) = (child.stdin.take(), child.stdout.take(), child.stderr.take());
+    let (Started { pid, pidfd }, ends) = platform.start(spec).map_err(fail)?;
+    let _entered = runtime.enter();
     let group = Arc::new(Group::new(pid));
     let (published, exit) = watch::channel(None);
-    runtime.spawn(watcher::watch(child, pid, group.clone(), published));
+    runtime.spawn(watcher::watch(pid, pidfd, group.clone(), published));
     let process = ManagedProcess::new(pid, group, exit);
     // From here on, an early return drops `process`, which kills the group.
-    let pipes = ChildPipes {
-        stdin: stdin.ok_or_else(missing)?,
-        stdout: stdout.ok_or_else(missing)?,
-        stderr: stderr.ok_or_else(missing)?,
-    };
+    let pipes = ends.register().map_err(fail)?;
     Ok((process, pipes))
 }
 
-/// Asks the kernel to SIGKILL the child when the thread forking it (this one) exits, so even a
-/// `kill -9` of the proxy leaves no server running.
+/// What the spawner thread keeps between spawns on Linux: the stack children start on, and
+/// whether blocking every signal worked (without it, no child may be started this way).
 #[cfg(target_os = "linux")]
-fn die_with_this_thread(command: &mut Command) {
-    // Read before the fork: the child compares it with its parent after arming the signal.
-    let proxy = std::process::id();
-    // SAFETY: the closure runs in the forked child before exec and only calls prctl, getppid
-    // and _exit, which are async-signal-safe; it allocates nothing (an `Os` io::Error is a
-    // plain code).
-    unsafe {
-        command.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            // The proxy may have died between the fork and the prctl: the signal would then
-            // never come, and the child would be adopted by someone else. Give up at once.
-            if u32::try_from(libc::getppid()).ok() != Some(proxy) {
-                libc::_exit(1);
-            }
-            Ok(())
-        });
+struct Platform {
+    stack: Option<super::vfork_spawn::ChildStack>,
+    signals_blocked: io::Result<()>,
+}
+
+#[cfg(target_os = "linux")]
+impl Platform {
+    fn new() -> Platform {
+        Platform {
+            stack: None,
+            signals_blocked: super::vfork_spawn::block_all_signals(),
+        }
+    }
+
+    /// Starts the child: everything is prepared first, then the registry is held from before
+    /// the clone until the pid is recorded, so the orphan reaper can never mistake the new
+    /// child (should it exit at once) for an orphan and take its status.
+    fn start(&mut self, spec: &CommandSpec) -> io::Result<(Started, ProxyEnds)> {
+        use super::{exec_plan::ExecPlan, stdio_pipes, vfork_spawn};
+        if let Err(err) = &self.signals_blocked {
+            return Err(io::Error::new(
+                err.kind(),
+                format!("cannot block signals in the spawner thread: {err}"),
+            ));
+        }
+        let mut plan = ExecPlan::new(spec)?;
+        let (child_ends, proxy_ends) = stdio_pipes::create()?;
+        let stack = match &mut self.stack {
+            Some(stack) => stack,
+            empty => empty.insert(vfork_spawn::ChildStack::new()?),
+        };
+        let mut tracked = registry::lock();
+        let started = vfork_spawn::start(&mut plan, &child_ends, stack)?;
+        tracked.insert(started.pid);
+        drop(tracked);
+        // `child_ends` is dropped on return: the child holds its own copies now.
+        Ok((started, proxy_ends))
     }
 }
 
-/// Other Unix systems have no parent-death signal: a child outlives a proxy killed with
-/// SIGKILL (a graceful shutdown still stops every child).
+/// Other Unix systems: `std::process` with a `pre_exec` hook (a `fork`), see `fork_spawn`.
 #[cfg(not(target_os = "linux"))]
-fn die_with_this_thread(_command: &mut Command) {}
+struct Platform;
+
+#[cfg(not(target_os = "linux"))]
+impl Platform {
+    fn new() -> Platform {
+        Platform
+    }
+
+    fn start(&mut self, spec: &CommandSpec) -> io::Result<(Started, ProxyEnds)> {
+        let mut tracked = registry::lock();
+        let (started, ends) = super::fork_spawn::start(spec)?;
+        tracked.insert(started.pid);
+        Ok((started, ends))
+    }
+}

@@ -2,90 +2,140 @@
 //! left of its process group while the zombie leader still pins the group id, then reaps the
 //! leader and publishes how it ended.
 //!
-//! Noticing an exit without reaping (Linux): a pidfd (`pidfd_open`, Linux 5.3) turns readable
-//! once the whole thread group has exited, and is awaited through the runtime's epoll. Where
-//! pidfds are refused (older kernels, seccomp filters), `waitid(P_PID, WEXITED | WNOHANG |
-//! WNOWAIT)` peeks at the status on every SIGCHLD. Either way the status stays in the kernel for
-//! tokio's `Child::try_wait`, which is the only reap.
+//! Noticing an exit without reaping (Linux): the pidfd the spawn got from `clone`
+//! (`CLONE_PIDFD`, or `pidfd_open` on a kernel that ignored the flag) turns readable once the
+//! whole thread group has exited, and is awaited through the runtime's epoll. Where pidfds are
+//! refused (older kernels, seccomp filters), `waitid(P_PID, WEXITED | WNOHANG | WNOWAIT)` peeks
+//! at the status on every SIGCHLD (or, without a signal driver, every `POLL_PERIOD`). Either way
+//! the status stays in the kernel until the watcher's own `waitpid`, the only reap, which it
+//! makes after the sweep and under the registry lock.
 //!
-//! tokio never reaps a child on its own while the `Child` is alive and its `wait` is not
-//! polled (its pidfd and SIGCHLD machinery only wake a pending `wait`); it reaps by itself only
-//! a dropped `Child`, through its global orphan queue. So the watcher keeps the `Child` and
-//! calls `try_wait` only after the sweep. If the task is dropped before that (its runtime shuts
-//! down), the group is swept at once and released before the `Child` goes to that queue.
+//! If the task is dropped before it reaped (its runtime shuts down), the group is swept at once
+//! and released, and the leader goes to the [`abandoned`] reaper thread.
 //!
 //! Other Unix systems (macOS): no pidfd and no reliable `WNOWAIT`, so the leader is reaped first
 //! and the group swept right after. A group id reused within that instant would be hit; the
 //! chance is tiny but not zero.
 
 use std::io;
+use std::os::fd::OwnedFd;
 use std::process::ExitStatus;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::process::Child;
 use tokio::sync::watch;
 
 use super::exit_report::ExitReport;
 use super::group::Group;
-use super::registry;
+use super::{abandoned, registry};
 
-/// Watches `child` (whose pid, and group id, is `pid`) until it ended, then publishes it.
+/// How often a child's exit is polled for when neither a pidfd nor SIGCHLD can announce it.
+const POLL_PERIOD: Duration = Duration::from_millis(50);
+
+/// Watches the child `pid` (also its group id) until it ended, then publishes how. `pidfd`
+/// refers to it, if the spawn got one.
 pub(super) async fn watch(
-    child: Child,
     pid: i32,
+    pidfd: Option<OwnedFd>,
     group: Arc<Group>,
     published: watch::Sender<Option<ExitReport>>,
 ) {
-    let mut child = child;
-    // Declared after `child`, so it is dropped first: the sweep happens before tokio gets the
-    // `Child` back.
     let mut abandon = Abandon {
         pid,
         group: group.clone(),
         armed: true,
     };
-    let peeked = match exited_unreaped(pid).await {
-        Ok(()) => sweep_then_reap(&mut child, pid, &group),
-        Err(err) => {
-            tracing::debug!(pid, error = %err, "cannot watch the child's exit without reaping it; reaping first");
-            None
-        }
-    };
-    let status = match peeked {
-        Some(status) => status,
-        None => {
-            let status = child.wait().await;
-            let mut leader = group.lock();
-            // Too late to be certain the group is still the child's, but the best there is.
-            leader.signal(libc::SIGKILL);
-            leader.release();
-            registry::lock().remove(pid);
-            status
-        }
-    };
+    let status = wait_and_reap(pid, pidfd, &group).await;
     abandon.armed = false;
     let report = status.map_or(ExitReport::Unknown, ExitReport::from_status);
     let _ = published.send(Some(report));
 }
 
+/// Waits for the exit without reaping, sweeps the group, then reaps.
+#[cfg(target_os = "linux")]
+async fn wait_and_reap(pid: i32, pidfd: Option<OwnedFd>, group: &Group) -> io::Result<ExitStatus> {
+    exited_unreaped(pid, pidfd).await;
+    loop {
+        if let Some(status) = sweep_then_reap(pid, group) {
+            return status;
+        }
+        // Seen as exited but not yet waitable: cannot last.
+        tokio::time::sleep(POLL_PERIOD).await;
+    }
+}
+
+/// Other Unix systems: the exit cannot be seen before the reap, so reap first, sweep after.
+#[cfg(not(target_os = "linux"))]
+async fn wait_and_reap(pid: i32, _pidfd: Option<OwnedFd>, group: &Group) -> io::Result<ExitStatus> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Listening starts before the first try, so an exit between the two still wakes us.
+    let mut sigchld = signal(SignalKind::child()).ok();
+    loop {
+        if let Some(status) = reap_then_sweep(pid, group) {
+            return status;
+        }
+        match sigchld.as_mut() {
+            Some(stream) => {
+                if stream.recv().await.is_none() {
+                    sigchld = None;
+                }
+            }
+            None => tokio::time::sleep(POLL_PERIOD).await,
+        }
+    }
+}
+
 /// Kills the group of an exited, unreaped leader, then reaps it. `None` if the leader turns
-/// out not to be waitable yet (then the caller waits for it the ordinary way).
-fn sweep_then_reap(child: &mut Child, pid: i32, group: &Group) -> Option<io::Result<ExitStatus>> {
+/// out not to be waitable yet.
+#[cfg(target_os = "linux")]
+fn sweep_then_reap(pid: i32, group: &Group) -> Option<io::Result<ExitStatus>> {
     let mut leader = group.lock();
     // The zombie leader keeps the group id allocated: this reaches only its own group.
     leader.signal(libc::SIGKILL);
+    // Reaping and forgetting the pid happen under the registry lock, so the orphan reaper
+    // never sees the pid of ours untracked, and a new child given the same pid right after
+    // the reap is not forgotten in its place.
     let mut tracked = registry::lock();
-    let status = match child.try_wait() {
-        Ok(Some(status)) => Ok(status),
-        Ok(None) => return None,
-        Err(err) => Err(err),
-    };
+    let status = reap(pid).transpose()?;
     tracked.remove(pid);
     leader.release();
     Some(status)
 }
 
-/// Sweeps and releases the group if the watcher is dropped before it reaped the leader.
+/// Reaps the leader if it has exited, then kills the rest of its group: too late to be
+/// certain the group id is still the child's, but the best there is without `WNOWAIT`.
+#[cfg(not(target_os = "linux"))]
+fn reap_then_sweep(pid: i32, group: &Group) -> Option<io::Result<ExitStatus>> {
+    let mut leader = group.lock();
+    let mut tracked = registry::lock();
+    let status = reap(pid).transpose()?;
+    leader.signal(libc::SIGKILL);
+    tracked.remove(pid);
+    leader.release();
+    Some(status)
+}
+
+/// Reaps child `pid` if it has exited (`None` if it has not).
+fn reap(pid: i32) -> io::Result<Option<ExitStatus>> {
+    use std::os::unix::process::ExitStatusExt;
+    let mut status = 0;
+    loop {
+        // SAFETY: `status` is a valid, writable int that outlives the call.
+        match unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } {
+            0 => return Ok(None),
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            _ => return Ok(Some(ExitStatus::from_raw(status))),
+        }
+    }
+}
+
+/// Sweeps and releases the group if the watcher is dropped before it reaped the leader (its
+/// runtime shut down); the leader is then reaped by [`abandoned`].
 struct Abandon {
     pid: i32,
     group: Arc<Group>,
@@ -98,34 +148,47 @@ impl Drop for Abandon {
             let mut leader = self.group.lock();
             // The leader is not reaped yet, so the group id is still the child's.
             leader.signal(libc::SIGKILL);
-            // The `Child` is dropped next; tokio's orphan queue reaps it whenever it likes.
             leader.release();
-            registry::lock().remove(self.pid);
+            abandoned::reap_later(self.pid);
         }
     }
 }
 
-/// Waits until the process `pid`, a child of ours, has exited, without reaping it.
+/// Waits until the process `pid`, a child of ours, has exited, without reaping it: through
+/// `pidfd` (or one opened now), else on every SIGCHLD, else by polling.
 #[cfg(target_os = "linux")]
-async fn exited_unreaped(pid: i32) -> io::Result<()> {
-    match pidfd_open(pid) {
-        Ok(pidfd) => {
-            use tokio::io::{Interest, unix::AsyncFd};
-            // SAFETY: `OwnedFd` owns an open fd and always returns that same fd; it is closed
-            // only when the `AsyncFd` (its owner) is dropped.
-            let pidfd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE)? };
-            // Readable means exited; the guard is dropped without clearing, nothing is read.
-            let _ready = pidfd.readable().await?;
-            Ok(())
-        }
-        Err(_) => peek_on_every_sigchld(pid).await,
+async fn exited_unreaped(pid: i32, pidfd: Option<OwnedFd>) {
+    let pidfd = match pidfd {
+        Some(pidfd) => Ok(pidfd),
+        None => pidfd_open(pid),
+    };
+    let outcome = match pidfd {
+        Ok(pidfd) => exited_per_pidfd(pidfd).await,
+        Err(err) => Err(err),
+    };
+    let Err(err) = outcome else {
+        return;
+    };
+    tracing::debug!(pid, error = %err, "cannot watch the child's exit through a pidfd; waiting for SIGCHLD");
+    let Err(err) = peek_on_every_sigchld(pid).await else {
+        return;
+    };
+    tracing::debug!(pid, error = %err, "cannot watch the child's exit on SIGCHLD; polling");
+    while !has_exited(pid).unwrap_or(true) {
+        tokio::time::sleep(POLL_PERIOD).await;
     }
 }
 
-/// Without pidfds or `WNOWAIT`, the exit cannot be seen before the reap.
-#[cfg(not(target_os = "linux"))]
-async fn exited_unreaped(_pid: i32) -> io::Result<()> {
-    Err(io::Error::from(io::ErrorKind::Unsupported))
+/// Waits until `pidfd` turns readable: its process has exited.
+#[cfg(target_os = "linux")]
+async fn exited_per_pidfd(pidfd: OwnedFd) -> io::Result<()> {
+    use tokio::io::{Interest, unix::AsyncFd};
+    // SAFETY: `OwnedFd` owns an open fd and always returns that same fd; it is closed only
+    // when the `AsyncFd` (its owner) is dropped.
+    let pidfd = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE)? };
+    // Readable means exited; the guard is dropped without clearing, nothing is read.
+    let _ready = pidfd.readable().await?;
+    Ok(())
 }
 
 /// Opens a pidfd for `pid` (always close-on-exec).
@@ -196,9 +259,8 @@ mod tests {
     #[tokio::test]
     async fn the_pidfd_sees_an_exit_and_leaves_the_status_to_collect() {
         let (mut child, pid) = spawn_std("sh", &["-c", "exit 7"]);
-        tokio::time::timeout(Duration::from_secs(5), exited_unreaped(pid))
+        tokio::time::timeout(Duration::from_secs(5), exited_unreaped(pid, None))
             .await
-            .unwrap()
             .unwrap();
         assert_eq!(child.wait().unwrap().code(), Some(7));
     }

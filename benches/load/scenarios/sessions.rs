@@ -1,4 +1,4 @@
-//! The cost of sessions: `setup` (opening and deleting), `churn` (calls while many sessions
+//! The cost of sessions beyond their setup (see `setup`): `churn` (calls while many sessions
 //! open) and `memory` (proxy RSS per idle session, over rounds of open/close).
 
 use std::sync::Arc;
@@ -6,120 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::backend::Backend;
-use crate::bounded::run_bounded;
-use crate::mcp_client::{Mcp, Session, close_sessions, open_sessions};
-use crate::procfs::{cpu_ticks, rss_kib, ticks_to_us};
+use crate::mcp_client::{Mcp, close_sessions, open_sessions};
+use crate::procfs::rss_kib;
 use crate::proxy::{Proxy, wait_for_children};
 use crate::stats::{Errors, Stats};
-
-/// S sessions opened with concurrency C, then deleted; R rounds on one proxy. Besides the
-/// latencies, the proxy's own CPU time (utime+stime from /proc/<pid>/stat, children excluded)
-/// per session: while opening (`initialize` + `notifications/initialized`), and for the whole
-/// life cycle (open, DELETE, child reaped). Several rounds, so the 10 ms clock tick of
-/// /proc is a small fraction of the total.
-pub async fn scenario_setup(backend: Backend) -> Result<u64, String> {
-    const SESSIONS: usize = 100;
-    const CONCURRENCY: usize = 10;
-    const ROUNDS: usize = 3;
-
-    let proxy = Proxy::start(&backend.command(None))?;
-    let mcp = Mcp::new(&proxy);
-    // Warm the connection pool and the proxy with one session that is not counted.
-    let warm = mcp.open_session().await?.0;
-    mcp.delete(&warm).await?;
-    wait_for_children(&proxy, 0, Duration::from_secs(10)).await;
-
-    let errors = Arc::new(Errors::new("setup"));
-    let mut init_latencies: Vec<Duration> = Vec::new();
-    let mut delete_latencies: Vec<Duration> = Vec::new();
-    let (mut open_secs, mut delete_secs) = (0.0, 0.0);
-    let (mut open_ticks, mut cycle_ticks) = (0u64, 0u64);
-    let mut live = 0;
-    let mut leftover = 0;
-    for round in 0..ROUNDS {
-        let cpu_before = cpu_ticks(proxy.pid).unwrap_or(0);
-        let started = Instant::now();
-        let opened = run_bounded(SESSIONS, CONCURRENCY, {
-            let mcp = mcp.clone();
-            let errors = errors.clone();
-            move |_| {
-                let mcp = mcp.clone();
-                let errors = errors.clone();
-                async move {
-                    match mcp.open_session().await {
-                        Ok(opened) => Some(opened),
-                        Err(err) => {
-                            errors.record(err);
-                            None
-                        }
-                    }
-                }
-            }
-        })
-        .await;
-        open_secs += started.elapsed().as_secs_f64();
-        let cpu_opened = cpu_ticks(proxy.pid).unwrap_or(0);
-        open_ticks += cpu_opened.saturating_sub(cpu_before);
-        let (sessions, latencies): (Vec<Session>, Vec<Duration>) =
-            opened.into_iter().flatten().unzip();
-        init_latencies.extend(latencies);
-        if round == 0 {
-            live = proxy.children().len();
-        }
-
-        let delete_started = Instant::now();
-        let deletes = run_bounded(sessions.len(), CONCURRENCY, {
-            let mcp = mcp.clone();
-            let errors = errors.clone();
-            let sessions = Arc::new(sessions.clone());
-            move |i| {
-                let mcp = mcp.clone();
-                let errors = errors.clone();
-                let sessions = sessions.clone();
-                async move {
-                    let start = Instant::now();
-                    match mcp.delete(&sessions[i]).await {
-                        Ok(()) => Some(start.elapsed()),
-                        Err(err) => {
-                            errors.record(err);
-                            None
-                        }
-                    }
-                }
-            }
-        })
-        .await;
-        delete_secs += delete_started.elapsed().as_secs_f64();
-        delete_latencies.extend(deletes.into_iter().flatten());
-        leftover = wait_for_children(&proxy, 0, Duration::from_secs(10)).await;
-        cycle_ticks += cpu_ticks(proxy.pid).unwrap_or(0).saturating_sub(cpu_before);
-        if leftover != 0 {
-            errors.record(format!("{leftover} backend processes left after DELETE"));
-            break;
-        }
-    }
-    let opened = init_latencies.len();
-    let deleted = delete_latencies.len();
-    let init = Stats::of(&mut init_latencies);
-    let delete = Stats::of(&mut delete_latencies);
-    let per_session_ms = |ticks: u64| ticks_to_us(ticks) / 1000.0 / opened.max(1) as f64;
-    println!(
-        "setup: sessions={opened} rounds={ROUNDS} concurrency={CONCURRENCY} errors={} init_p50_ms={:.2} init_p99_ms={:.2} init_max_ms={:.2} sessions_per_s={:.1} proxy_cpu_ms_per_session={:.3} proxy_cpu_ms_per_session_with_delete={:.3} live_children={live} delete_p50_ms={:.2} delete_p99_ms={:.2} deletes_per_s={:.1} leftover_children={leftover} backend={}",
-        errors.count(),
-        init.p50_ms,
-        init.p99_ms,
-        init.max_ms,
-        opened as f64 / open_secs,
-        per_session_ms(open_ticks),
-        per_session_ms(cycle_ticks),
-        delete.p50_ms,
-        delete.p99_ms,
-        deleted as f64 / delete_secs,
-        backend.name(),
-    );
-    proxy.report_log_problems("setup");
-    Ok(errors.count())
-}
 
 /// Calls on open sessions while many new sessions are opening against a slow-starting backend.
 pub async fn scenario_churn(backend: Backend) -> Result<u64, String> {
