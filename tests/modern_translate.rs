@@ -231,7 +231,7 @@ async fn an_exhausted_pool_answers_503_with_retry_after() {
     let slow = modern_request(
         json!(1),
         "tools/call",
-        json!({"name": "sleep", "arguments": {"ms": 3000}}),
+        json!({"name": "sleep", "arguments": {"ms": 15000}}),
         json!({}),
     );
     let headers = modern_headers(&slow);
@@ -264,7 +264,8 @@ async fn an_exhausted_pool_answers_503_with_retry_after() {
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert_eq!(refused.headers.get("retry-after").unwrap(), "1");
     assert_eq!(refused.last()["id"], json!(2));
-    assert_eq!(busy.await.unwrap(), 200);
+    // The slow call is not waited for: the proxy is stopped when the test ends.
+    busy.abort();
 }
 
 #[tokio::test]
