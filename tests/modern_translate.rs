@@ -226,6 +226,8 @@ async fn an_exhausted_pool_answers_503_with_retry_after() {
         "1",
         "--modern-lease-wait",
         "200ms",
+        "--shutdown-timeout",
+        "1s",
     ]);
     let client = proxy.client();
     let slow = modern_request(
