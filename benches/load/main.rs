@@ -40,6 +40,10 @@
 //!   then 3 more open/close rounds of 100 sessions on the same proxy (`rounds_kib`):
 //!   `kib_per_session_after_churn` is the resident cost once freed memory gets reused.
 //! - `payload`: a 10 MiB `echo` and a 10 MiB `big` result, round-trip time.
+//! - `interactive`: 2026-07-28 round trips through `--modern translate` over the demo server,
+//!   4 callers x 500: each a `tools/call` answered `input_required` (elicitation) and its
+//!   retry with the answer; round trips/s, p50/p99 and the proxy's CPU per round trip
+//!   (schedstat). `HYPER_MCP_BENCH_ROUNDS_EACH=N` shortens it.
 //!
 //! Opt-in scenarios (run only when named; they take minutes or gigabytes, and print
 //! `PASS`/`FAIL` per criterion; a `FAIL` makes the bench exit non-zero):
@@ -68,6 +72,7 @@ mod bounded;
 mod echo_backend;
 mod mcp_client;
 mod metrics;
+mod modern_client;
 mod node_backend;
 mod procfs;
 mod proxy;
@@ -79,6 +84,7 @@ use std::process::ExitCode;
 use backend::Backend;
 use echo_backend::ECHO_BACKEND_ARG;
 use scenarios::flood::scenario_flood;
+use scenarios::interactive::scenario_interactive;
 use scenarios::payload::scenario_payload;
 use scenarios::sessions::{scenario_churn, scenario_memory};
 use scenarios::setup::{scenario_setup, scenario_setup_node};
@@ -86,7 +92,7 @@ use scenarios::soak::scenario_soak;
 use scenarios::throughput::{scenario_calls, scenario_single};
 
 /// The scenarios a run without names runs, in the order they run.
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "calls",
     "single",
     "setup",
@@ -94,6 +100,7 @@ const SCENARIOS: [&str; 7] = [
     "churn",
     "memory",
     "payload",
+    "interactive",
 ];
 
 /// Scenarios that run only when named (long, or heavy on memory).
@@ -158,6 +165,7 @@ fn main() -> ExitCode {
                 "churn" => scenario_churn(backend).await,
                 "memory" => scenario_memory(backend).await,
                 "payload" => scenario_payload(backend).await,
+                "interactive" => scenario_interactive().await,
                 "soak" => scenario_soak(backend).await,
                 "flood" => scenario_flood(backend).await,
                 _ => unreachable!("checked above"),

@@ -57,6 +57,16 @@ impl Mcp {
         }
     }
 
+    /// The endpoint.
+    pub fn url(&self) -> Uri {
+        self.url.clone()
+    }
+
+    /// The keep-alive connection pool (for requests with headers of their own).
+    pub fn http(&self) -> &HttpClient<HttpConnector, Full<Bytes>> {
+        &self.http
+    }
+
     /// POSTs `body`; returns the time until the whole body arrived and the raw answer.
     pub async fn post_raw(
         &self,

@@ -1,6 +1,7 @@
 //! The scenarios, one module per group, and what they share.
 
 pub mod flood;
+pub mod interactive;
 pub mod payload;
 pub mod sessions;
 pub mod setup;
