@@ -21,7 +21,7 @@ mod responses;
 pub mod rules;
 
 pub use responses::rpc_error;
-use responses::{header_str, invalid_session_header, session_not_found, sse_response};
+use responses::{header_str, invalid_session_header, session_not_found};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ use crate::modern::classify::is_modern_version_header;
 pub use crate::modern::front::ModernFront;
 use crate::protocol::{RouterMsg, SessionMsg};
 use crate::session_id::{SessionHeader, SessionId};
-use crate::sse::{SseSetup, sse_body};
+use crate::sse::{SseSetup, sse_body, sse_response};
 use crate::stream::{EventId, Priming, StreamReceiver, StreamSender};
 
 /// The header a client resumes an SSE stream with.

@@ -12,6 +12,8 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
 use bytes::Bytes;
 use prometheus_client::metrics::gauge::Gauge;
 
@@ -104,6 +106,20 @@ impl SseBody {
 
 /// An SSE body that starts as `setup` says and then carries the stream until it ends: after
 /// the request's answer, or when the session drops its end.
+/// 200 with an SSE body: `text/event-stream`, not cached, and not buffered by nginx-style
+/// reverse proxies (`X-Accel-Buffering: no`), so each event reaches the client as it is written.
+pub fn sse_response(body: Body) -> Response {
+    let mut response = Response::new(body);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
 pub fn sse_body(setup: SseSetup, rx: StreamReceiver) -> Body {
     let SseSetup {
         priming,

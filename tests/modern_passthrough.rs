@@ -5,16 +5,9 @@
 
 mod common;
 
-use common::modern::{MODERN, modern_request};
-use common::{Proxy, http_get, tool_text};
+use common::modern::{MODERN, modern_request, pooled};
+use common::{Proxy, tool_text};
 use serde_json::{Value, json};
-
-async fn pooled(proxy: &Proxy) -> Vec<Value> {
-    let (status, _, body) = http_get(&proxy.metrics_addr().await, "/sessions").await;
-    assert_eq!(status, 200, "{body}");
-    let listed: Value = serde_json::from_str(&body).unwrap();
-    listed["pooled"].as_array().cloned().unwrap_or_default()
-}
 
 #[tokio::test]
 async fn the_probe_finds_a_modern_child_and_requests_pass_through() {

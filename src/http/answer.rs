@@ -8,7 +8,7 @@ use ractor::ActorRef;
 use serde_json::Value;
 
 use super::HttpState;
-use super::responses::{json_response, session_not_found, sse_response, with_retry_after};
+use super::responses::{json_response, session_not_found, with_retry_after};
 use crate::budget::Charge;
 use crate::frame::{Frame, INTERNAL_ERROR, SERVER_ERROR};
 use crate::index::SessionEntry;
@@ -16,7 +16,7 @@ use crate::mailbox::MailboxPermit;
 use crate::protocol::{OpenError, OpenedSession, RouterMsg, SessionKind, SessionMsg};
 use crate::session_id::{SESSION_HEADER, SessionId};
 use crate::session_stats::SessionStats;
-use crate::sse::{SseSetup, sse_body};
+use crate::sse::{SseSetup, sse_body, sse_response};
 use crate::stream::{EventId, INITIALIZE_STREAM, Priming, StreamEnd, StreamReceiver};
 
 /// Tells the session its `initialize` lost its client, unless disarmed once answered.

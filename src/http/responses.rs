@@ -1,7 +1,7 @@
 //! The HTTP answers the proxy builds itself: JSON-RPC error bodies with their statuses, and
 //! the JSON and SSE response shells around a session's messages.
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -53,19 +53,6 @@ pub(super) fn json_response(payload: Bytes) -> Response {
         payload,
     )
         .into_response()
-}
-
-/// 200 with an SSE body.
-pub(super) fn sse_response(body: Body) -> Response {
-    let mut response = Response::new(body);
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
 }
 
 /// 400: the `Mcp-Session-Id` header is not visible ASCII, so it names no session.

@@ -5,6 +5,7 @@
 //! keep-alive comments, which is also how a vanished client is noticed (the write fails, the
 //! body is dropped, and the call cancels itself).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -15,13 +16,12 @@ use futures_util::StreamExt as _;
 use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
 
-use std::sync::Arc;
-
 use super::call::{CallStep, ModernCall};
 use super::parked::ParkedCalls;
 use super::request_state::Binding;
 use super::server_asks::Ask;
 use crate::frame::{Frame, INTERNAL_ERROR};
+use crate::sse::sse_response;
 
 pub(super) const KEEPALIVE: &[u8] = b": keep-alive\n\n";
 
@@ -195,13 +195,5 @@ fn sse(call: ModernCall, delivery: Delivery, first: Option<Bytes>, client_id: Va
     });
     let stream =
         futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(opening) }).chain(rest);
-    let mut response = Response::new(Body::from_stream(stream));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    sse_response(Body::from_stream(stream))
 }

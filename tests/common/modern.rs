@@ -6,6 +6,8 @@ use reqwest::header::{HeaderMap, HeaderValue};
 use serde_json::{Value, json};
 
 use super::client::{Answer, Client};
+use super::ops::http_get;
+use super::proxy::Proxy;
 use super::sse::SseReader;
 
 /// The revision the modern leg serves.
@@ -102,4 +104,13 @@ impl Client {
         assert_eq!(answer.status, 200, "{}", answer.body);
         answer.last().clone()
     }
+}
+
+/// The modern leg's pooled children as `/sessions` lists them (the proxy must run with
+/// `--metrics-addr`, where `/sessions` is served).
+pub async fn pooled(proxy: &Proxy) -> Vec<Value> {
+    let (status, _, body) = http_get(&proxy.metrics_addr().await, "/sessions").await;
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    listed["pooled"].as_array().cloned().unwrap_or_default()
 }

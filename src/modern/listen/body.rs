@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use bytes::Bytes;
 use futures_util::StreamExt as _;
@@ -15,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::watch;
 
 use crate::modern::respond::{KEEPALIVE, event_chunk};
+use crate::sse::sse_response;
 
 /// What feeds a listen stream.
 pub trait ListenSource: Send + 'static {
@@ -109,15 +109,7 @@ pub fn listen_response<S: ListenSource>(
     });
     let stream =
         futures_util::stream::once(async move { Ok::<Bytes, std::io::Error>(opening) }).chain(rest);
-    let mut response = Response::new(Body::from_stream(stream));
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    sse_response(Body::from_stream(stream))
 }
 
 /// Why a listen body woke up.
