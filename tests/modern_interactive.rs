@@ -310,3 +310,46 @@ async fn a_passthrough_childs_own_state_is_sealed_and_routed_back() {
     assert_eq!(forged.status, 400, "{}", forged.body);
     assert_eq!(forged.last()["error"]["code"], json!(-32602));
 }
+
+#[tokio::test]
+async fn a_request_that_asks_for_logs_gets_its_own_at_its_level_only() {
+    let proxy = translating(&[]);
+    let client = proxy.client();
+    let call = |id: i64, level: &str, log_level: Option<&str>| {
+        let mut message = modern_request(
+            json!(id),
+            "tools/call",
+            json!({"name": "log", "arguments": {"level": level, "message": format!("at {level}")}}),
+            capabilities(),
+        );
+        if let Some(wanted) = log_level {
+            message["params"]["_meta"]["io.modelcontextprotocol/logLevel"] = json!(wanted);
+        }
+        message
+    };
+    let logs = |answer: &common::Answer| -> Vec<Value> {
+        answer
+            .messages
+            .iter()
+            .filter(|m| m["method"] == json!("notifications/message"))
+            .cloned()
+            .collect()
+    };
+    // Asked for warning and above: a warning comes on the request's stream, before its answer.
+    let answer = client
+        .post_modern(&call(1, "warning", Some("warning")))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let got = logs(&answer);
+    assert_eq!(got.len(), 1, "{}", answer.body);
+    assert_eq!(got[0]["params"]["level"], json!("warning"));
+    assert_eq!(answer.last()["id"], json!(1));
+    // Below the level asked for: nothing.
+    let answer = client.post_modern(&call(2, "info", Some("warning"))).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(logs(&answer).is_empty(), "{}", answer.body);
+    // No level asked for: no logs at all, whatever the child's level still is.
+    let answer = client.post_modern(&call(3, "error", None)).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(logs(&answer).is_empty(), "{}", answer.body);
+}

@@ -68,6 +68,10 @@ impl SessionState {
                         }
                         None
                     }
+                    // A pooled child's log message goes with the only request in flight: the
+                    // modern leg gives a request that asked for logs its child alone, and the
+                    // call drops what its caller did not ask for.
+                    Some("notifications/message") if self.kind.is_pooled() => self.requests.sole(),
                     _ => self.listen_of(&frame),
                 };
                 let destination = route_notification(self.route_context(related));

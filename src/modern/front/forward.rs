@@ -23,6 +23,9 @@ use crate::modern::server_asks::MAY_ASK;
 use crate::protocol::SessionMsg;
 use crate::stream::{Priming, StreamSender};
 
+/// Longest a request waits for its child to confirm the log level it asked for.
+const SET_LEVEL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// One admitted request on its way to a leased child.
 pub(super) struct Outgoing {
     pub lease: Lease,
@@ -65,7 +68,7 @@ impl ModernFront {
         let entry = child.entry.clone();
         let log_level = call.log_level.clone().filter(|_| exclusive);
         if let Some(level) = &log_level {
-            self.set_log_level(&entry, level);
+            self.set_log_level(&entry, level).await;
         }
         let (Some(permit), Ok(charge)) = (
             entry.inbox.try_reserve(),
@@ -165,9 +168,10 @@ impl ModernFront {
     }
 
     /// Sets the log level of a child the request holds alone (2026-07-28 has the level per
-    /// request; a legacy child has it per process). The answer is not waited for: the session
-    /// writes it before the request, and the child reads in order.
-    fn set_log_level(&self, entry: &crate::index::SessionEntry, level: &str) {
+    /// request; a legacy child has it per process), and waits (bounded) for the child's
+    /// answer: while it is in flight the request is not the child's only one, and a question
+    /// the child asked then could not be told apart.
+    async fn set_log_level(&self, entry: &crate::index::SessionEntry, level: &str) {
         let number = self.0.next_id.fetch_add(1, Ordering::Relaxed);
         let request = Frame::request(
             Value::from(number),
@@ -180,13 +184,21 @@ impl ModernFront {
         ) else {
             return;
         };
-        // Its answer goes to a stream nobody reads: the session detaches it and moves on.
-        let (stream, _unread) = StreamSender::open(entry.streams.next(), 1, Priming::None);
-        let _ = entry.actor.cast(SessionMsg::Request {
+        let (stream, mut answer) = StreamSender::open(entry.streams.next(), 4, Priming::None);
+        let sent = entry.actor.cast(SessionMsg::Request {
             frame: request,
             stream,
             permit,
             charge,
         });
+        if sent.is_ok()
+            && tokio::time::timeout(SET_LEVEL_WAIT, answer.recv())
+                .await
+                .is_err()
+        {
+            tracing::debug!(
+                "the MCP server did not answer logging/setLevel in time; the call goes on"
+            );
+        }
     }
 }
