@@ -140,7 +140,7 @@ async fn ask_legacy_client(
 ) -> Result<Value, RpcError> {
     let (capability, method) = (need.capability(), need.method());
     if !state.client_declared(capability) {
-        eprintln!("demo server: client did not declare `{capability}`; sending {method} anyway");
+        note!("demo server: client did not declare `{capability}`; sending {method} anyway");
     }
     state
         .client_requests

@@ -71,13 +71,13 @@ pub fn handle_notification(state: &ServerState, method: &str, params: Option<&Va
         return;
     }
     let Some(request_id) = params.and_then(|params| params.get("requestId")) else {
-        eprintln!("demo server: notifications/cancelled without a requestId; ignored");
+        note!("demo server: notifications/cancelled without a requestId; ignored");
         return;
     };
     let stopped_handlers = state.in_flight.cancel(request_id);
     let failed_client_request = state.client_requests.cancel(request_id);
     if stopped_handlers > 0 || failed_client_request {
-        eprintln!("demo server: request {request_id} cancelled by the client");
+        note!("demo server: request {request_id} cancelled by the client");
     }
 }
 

@@ -17,6 +17,16 @@
 //! This file owns the options and the serve loop: reading stdin line by line,
 //! spawning one task per request, and the orderly shutdown at EOF.
 
+/// Writes a line to the demo server's stderr and ignores a failure: a server whose parent
+/// stopped reading its stderr (the era probe does, before stopping it) must not panic the
+/// way `eprintln!` does on a closed pipe.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod asking;
 mod catalog;
@@ -105,7 +115,7 @@ pub struct DemoOptions {
 /// end the process directly (`crash`, `--exit-before-init`).
 pub async fn serve_stdio(options: DemoOptions) -> io::Result<()> {
     if let Some(code) = options.exit_before_init {
-        eprintln!("demo server: exiting before initialize as asked");
+        note!("demo server: exiting before initialize as asked");
         std::process::exit(code);
     }
     // Before ignoring SIGTERM, so the grandchild keeps the default disposition.
@@ -138,8 +148,8 @@ where
 
     let read_result = read_messages(&state, &tracker, input).await;
     match &read_result {
-        Ok(()) => eprintln!("demo server: stdin closed"),
-        Err(cause) => eprintln!("demo server: reading stdin failed: {cause}"),
+        Ok(()) => note!("demo server: stdin closed"),
+        Err(cause) => note!("demo server: reading stdin failed: {cause}"),
     }
     if options.linger_after_eof_ms > 0 {
         tokio::time::sleep(Duration::from_millis(options.linger_after_eof_ms)).await;
@@ -209,7 +219,7 @@ async fn handle_line(state: &Arc<ServerState>, tracker: &TaskTracker, line: &[u8
         }
         Ok(Incoming::Response { id, outcome }) => {
             if !state.client_requests.resolve(&id, outcome) {
-                eprintln!("demo server: ignoring a response to unknown request id {id}");
+                note!("demo server: ignoring a response to unknown request id {id}");
             }
         }
         Err(invalid) => state.outbox.send(&invalid.reply()).await,
@@ -235,7 +245,7 @@ fn spawn_request(state: Arc<ServerState>, token: TaskToken, request: RequestCont
             Some(Ok(Reply::Written)) => return,
             Some(Err(error)) => wire::failure(request.id, &error),
             None => {
-                eprintln!(
+                note!(
                     "demo server: request {} cancelled; not answering",
                     request.id
                 );
@@ -251,12 +261,12 @@ fn ignore_sigterm() {
     // run in signal context; it only changes this process's SIGTERM disposition.
     let previous = unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
     if previous == libc::SIG_ERR {
-        eprintln!(
+        note!(
             "demo server: could not ignore SIGTERM: {}",
             io::Error::last_os_error()
         );
     } else {
-        eprintln!("demo server: ignoring SIGTERM as asked");
+        note!("demo server: ignoring SIGTERM as asked");
     }
 }
 
@@ -271,13 +281,13 @@ fn spawn_grandchild() {
         .spawn();
     match spawned {
         Ok(mut child) => {
-            eprintln!(
+            note!(
                 "demo server: spawned grandchild `sleep 1000` with pid {}",
                 child.id()
             );
             std::thread::spawn(move || child.wait());
         }
-        Err(cause) => eprintln!("demo server: could not spawn grandchild: {cause}"),
+        Err(cause) => note!("demo server: could not spawn grandchild: {cause}"),
     }
 }
 

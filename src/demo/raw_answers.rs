@@ -43,7 +43,7 @@ pub async fn answer_and_exit(
     );
     state.outbox.send(&answer).await;
     state.outbox.flushed().await;
-    eprintln!("demo server: answered, exiting with code 0 as asked");
+    note!("demo server: answered, exiting with code 0 as asked");
     std::process::exit(0)
 }
 

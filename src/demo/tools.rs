@@ -153,7 +153,7 @@ fn crash(args: &ToolArguments<'_>) -> Result<String, RpcError> {
     let code = args.optional_i64("code", 1)?;
     let code =
         i32::try_from(code).map_err(|_| args.invalid("`code` must fit in a 32-bit integer"))?;
-    eprintln!("demo server: crashing with exit code {code} as asked");
+    note!("demo server: crashing with exit code {code} as asked");
     std::process::exit(code)
 }
 

@@ -175,7 +175,7 @@ impl Outbox {
     pub async fn send(&self, message: &Value) {
         match serde_json::to_vec(message) {
             Ok(line) => self.push(OutboxItem::Line(line)).await,
-            Err(cause) => eprintln!("demo server: could not serialize a message: {cause}"),
+            Err(cause) => note!("demo server: could not serialize a message: {cause}"),
         }
     }
 
