@@ -225,6 +225,7 @@ impl Cli {
                     .map(|name| name.to_ascii_lowercase()),
                 recycle_after: (self.modern_recycle_after > 0).then_some(self.modern_recycle_after),
                 max_age: nonzero(self.modern_max_age),
+                idle_timeout: nonzero(self.modern_idle_timeout),
                 input_ttl: self.modern_input_ttl,
                 roots: self.roots,
             },

@@ -127,3 +127,36 @@ async fn shutdown_gives_up_parked_calls_at_once() {
     );
     assert!(common::children_of(proxy.pid()).is_empty());
 }
+
+#[tokio::test]
+async fn idle_pooled_children_beyond_the_minimum_are_retired() {
+    let mut args = TRANSLATE.to_vec();
+    args.extend_from_slice(&[
+        "--max-inflight",
+        "1",
+        "--modern-idle-timeout",
+        "1s",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ]);
+    let proxy = Proxy::start(&args, &[]);
+    // Two calls at once on children that take one request each: the partition grows to two.
+    let calls: Vec<_> = (0..2)
+        .map(|n| {
+            let client = proxy.client();
+            tokio::spawn(async move {
+                let slow = json!({"name": "sleep", "arguments": {"ms": 500}});
+                client.modern(n, "tools/call", slow).await.status
+            })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(call.await.unwrap(), 200);
+    }
+    assert_eq!(common::modern::pooled(&proxy).await.len(), 2);
+    // Idle for --modern-idle-timeout: back to --modern-pool-min (1).
+    common::eventually_async("the idle child beyond the minimum is retired", || async {
+        common::modern::pooled(&proxy).await.len() == 1
+    })
+    .await;
+}

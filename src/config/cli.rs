@@ -259,6 +259,11 @@ pub struct Cli {
     #[arg(long, env = "HYPER_MCP_PROXY_MODERN_MAX_AGE", default_value = "1h", value_parser = parse_duration)]
     pub modern_max_age: Duration,
 
+    /// A pooled child with no request for this long is stopped (the warm partition keeps
+    /// --modern-pool-min children; 0: never).
+    #[arg(long, env = "HYPER_MCP_PROXY_MODERN_IDLE_TIMEOUT", default_value = "5m", value_parser = parse_duration)]
+    pub modern_idle_timeout: Duration,
+
     /// How long a modern call parked on an InputRequiredResult (elicitation, sampling, roots)
     /// waits for the client's retry; then the server's request is answered as cancelled.
     #[arg(long, env = "HYPER_MCP_PROXY_MODERN_INPUT_TTL", default_value = "10m", value_parser = parse_duration)]

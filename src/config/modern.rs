@@ -49,6 +49,9 @@ pub struct ModernConfig {
     pub recycle_after: Option<u64>,
     /// A pooled child is replaced once this old, if set.
     pub max_age: Option<Duration>,
+    /// A pooled child with no request for this long is stopped (beyond `pool_min` in the warm
+    /// partition), if set.
+    pub idle_timeout: Option<Duration>,
     /// How long a call parked on an `InputRequiredResult` waits for the client's retry.
     pub input_ttl: Duration,
     /// What a pooled child's `roots/list` outside an interactive request is answered with.

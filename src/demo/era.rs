@@ -35,9 +35,7 @@ impl EraPin {
     pub fn pin(&self, method: &str, params: Option<&Value>) -> Era {
         *self.pinned.get_or_init(|| {
             let era = opening_era(method, params);
-            note!(
-                "demo server: the first request ({method}) pins this process to the {era:?} era"
-            );
+            note!("demo server: the first request ({method}) pins this process to the {era:?} era");
             era
         })
     }

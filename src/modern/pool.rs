@@ -24,6 +24,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use super::client_capabilities::partition_key;
 use super::listen::ChangeFeed;
 use super::pooled_child::{PooledChild, StartError, open_pooled};
 use crate::config::ModernConfig;
@@ -34,6 +35,8 @@ use crate::session_id::SessionId;
 /// A failed start is retried on demand no sooner than this: a command that cannot start must
 /// not be spawned once per request.
 const RETRY_START_AFTER: Duration = Duration::from_secs(1);
+/// How often idle children are looked for.
+const REAP_PERIOD: Duration = Duration::from_secs(10);
 
 /// The shared children of one era.
 #[derive(Clone)]
@@ -99,7 +102,9 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.child.inflight.fetch_sub(1, Ordering::Relaxed);
+        if self.child.inflight.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.child.mark_idle();
+        }
         self.pool.0.changed.notify_waiters();
     }
 }
@@ -113,7 +118,7 @@ impl ChildPool {
         max_inflight: usize,
         changes: Option<ChangeFeed>,
     ) -> ChildPool {
-        ChildPool(Arc::new(PoolShared {
+        let pool = ChildPool(Arc::new(PoolShared {
             kind,
             router,
             index,
@@ -123,7 +128,42 @@ impl ChildPool {
             changed: Notify::new(),
             initialized: watch::Sender::new(None),
             changes,
-        }))
+        }));
+        pool.reap_idle_children();
+        pool
+    }
+
+    /// Retires, every [`REAP_PERIOD`], children idle for `--modern-idle-timeout` beyond the
+    /// warm partition's `--modern-pool-min`: a burst grows a partition to
+    /// `--modern-pool-max`, and the quiet that follows gives the processes back. The task
+    /// holds the pool weakly and ends with it.
+    fn reap_idle_children(&self) {
+        let Some(idle) = self.0.config.idle_timeout else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.0);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(REAP_PERIOD.min(idle));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(shared) = weak.upgrade() else {
+                    return;
+                };
+                let pool = ChildPool(shared);
+                let warm = partition_key(&Value::Object(Default::default()));
+                let mut partitions = pool.partitions();
+                for (key, partition) in partitions.iter_mut() {
+                    let floor = if *key == warm {
+                        pool.0.config.pool_min
+                    } else {
+                        0
+                    };
+                    pool.tidy(partition);
+                    partition.retire_idle(idle, floor);
+                }
+            }
+        });
     }
 
     pub fn kind(&self) -> SessionKind {
@@ -315,6 +355,22 @@ impl Partition {
             starting: 0,
             failed: None,
         }
+    }
+
+    /// Retires children idle for `idle` or longer, newest first, keeping at least `floor`.
+    fn retire_idle(&mut self, idle: Duration, floor: usize) {
+        let mut keep = self.children.len();
+        self.children.retain(|child| {
+            let retire = keep > floor
+                && child.inflight.load(Ordering::Relaxed) == 0
+                && child.idle_for() >= idle;
+            if retire {
+                keep -= 1;
+                tracing::info!(parent: &child.span, idle_s = child.idle_for().as_secs(), "retiring an idle pooled MCP server child (--modern-idle-timeout)");
+                let _ = child.entry.actor.cast(SessionMsg::Drain);
+            }
+            !retire
+        });
     }
 
     /// The open child with the fewest requests in flight, if one has room.

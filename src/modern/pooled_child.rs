@@ -46,6 +46,27 @@ pub struct PooledChild {
     pub span: Span,
     /// `--roots`: its `roots/list` outside an interactive request is answered with these.
     pub roots: Arc<[String]>,
+    /// When its last lease ended (or when it became ready).
+    idle_since: std::sync::Mutex<Instant>,
+}
+
+impl PooledChild {
+    /// Its last lease just ended.
+    pub fn mark_idle(&self) {
+        if let Ok(mut since) = self.idle_since.lock() {
+            *since = Instant::now();
+        }
+    }
+
+    /// How long it has had no lease (zero while it has one).
+    pub fn idle_for(&self) -> Duration {
+        if self.inflight.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        self.idle_since
+            .lock()
+            .map_or(Duration::ZERO, |since| since.elapsed())
+    }
 }
 
 /// Why a pooled child could not be started.
@@ -130,6 +151,7 @@ pub async fn open_pooled(
         initialize_result,
         span,
         roots,
+        idle_since: std::sync::Mutex::new(Instant::now()),
     })
 }
 
