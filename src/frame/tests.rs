@@ -98,3 +98,122 @@ fn to_line_ends_with_newline() {
         &b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"[..]
     );
 }
+
+#[test]
+fn splice_keeps_the_original_bytes_around_the_new_id() {
+    let text = r#"{"jsonrpc": "2.0", "id" : "client-1", "method":"m","params":{"s":"\u00e9\/","n":1E2}}"#;
+    let mut frame = Frame::parse(text.as_bytes()).unwrap();
+    assert_eq!(frame.replace_id(json!(9)), Some(json!("client-1")));
+    assert_eq!(
+        frame.to_line(),
+        &br#"{"jsonrpc": "2.0", "id" : 9, "method":"m","params":{"s":"\u00e9\/","n":1E2}}
+"#[..]
+    );
+}
+
+#[test]
+fn pretty_printed_input_is_compacted_once() {
+    let text = "{\r\n  \"jsonrpc\": \"2.0\",\n  \"id\": 1,\n  \"method\": \"m\"\n}\n";
+    let frame = Frame::parse(text.as_bytes()).unwrap();
+    assert_eq!(
+        frame.to_one_line().into_bytes(),
+        &br#"{"jsonrpc":"2.0","id":1,"method":"m"}"#[..]
+    );
+    assert_eq!(
+        frame.to_line(),
+        &b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\"}\n"[..]
+    );
+}
+
+#[test]
+fn surrounding_whitespace_is_not_forwarded() {
+    let frame = Frame::parse(b" \t{\"jsonrpc\":\"2.0\",\"method\":\"m\"} ").unwrap();
+    assert_eq!(
+        frame.to_bytes(),
+        &br#"{"jsonrpc":"2.0","method":"m"}"#[..]
+    );
+}
+
+#[test]
+fn reading_the_tree_after_a_replaced_id_sees_the_new_id() {
+    let text = br#"{"jsonrpc":"2.0","id":1,"result":{"a":1}}"#;
+    let mut frame = Frame::parse(text).unwrap();
+    frame.replace_id(json!(2));
+    assert_eq!(frame.result(), Some(&json!({"a": 1})));
+    assert_eq!(frame, Frame::response(json!(2), json!({"a": 1})));
+    frame.replace_id(json!("c"));
+    assert_eq!(frame, Frame::response(json!("c"), json!({"a": 1})));
+    assert_eq!(
+        frame.to_bytes(),
+        &br#"{"jsonrpc":"2.0","id":"c","result":{"a":1}}"#[..]
+    );
+}
+
+#[test]
+fn changing_params_serializes_the_tree_with_the_current_id() {
+    let text = br#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":1}}"#;
+    let mut frame = Frame::parse(text).unwrap();
+    frame.replace_id(json!(5));
+    if let Some(Value::Object(params)) = frame.params_mut() {
+        params.insert("b".into(), json!(2));
+    }
+    assert_eq!(
+        frame.to_bytes(),
+        &br#"{"jsonrpc":"2.0","id":5,"method":"m","params":{"a":1,"b":2}}"#[..]
+    );
+    assert_eq!(frame.replace_id(json!(6)), Some(json!(5)));
+    assert_eq!(frame.id(), Some(&json!(6)));
+}
+
+#[test]
+fn a_notification_given_an_id_gets_it_last() {
+    let mut frame = Frame::parse(br#"{"jsonrpc":"2.0","method":"m"}"#).unwrap();
+    assert_eq!(frame.replace_id(json!(3)), None);
+    assert_eq!(
+        frame.to_bytes(),
+        &br#"{"jsonrpc":"2.0","method":"m","id":3}"#[..]
+    );
+}
+
+#[test]
+fn duplicated_routed_members_are_read_as_the_tree_reads_them() {
+    let frame = Frame::parse(br#"{"jsonrpc":"2.0","id":1,"method":"m","id":2}"#).unwrap();
+    assert_eq!(frame.id(), Some(&json!(2)));
+    assert_eq!(
+        frame.to_bytes(),
+        &br#"{"jsonrpc":"2.0","id":2,"method":"m"}"#[..]
+    );
+}
+
+#[test]
+fn progress_token_is_found_without_the_tree_and_keeps_null() {
+    let token = |text: &str| {
+        Frame::parse(text.as_bytes())
+            .unwrap()
+            .progress_token()
+            .cloned()
+    };
+    assert_eq!(
+        token(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":[{}],"_meta":{"x":1,"progressToken":12345678901234567890123}}}"#),
+        Some(serde_json::from_str("12345678901234567890123").unwrap())
+    );
+    assert_eq!(
+        token(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"_meta":{"progressToken":null}}}"#),
+        Some(Value::Null)
+    );
+    assert_eq!(
+        token(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":[{"_meta":{"progressToken":1}}]}"#),
+        None
+    );
+    assert_eq!(
+        token(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"_meta":[1]}}"#),
+        None
+    );
+}
+
+#[test]
+fn escaped_method_names_are_decoded() {
+    let frame = Frame::parse(br#"{"jsonrpc":"2\u002e0","method":"tools\/list","id":1}"#).unwrap();
+    assert_eq!(frame.method(), Some("tools/list"));
+    assert_eq!(frame.kind(), FrameKind::Request);
+}
