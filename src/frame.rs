@@ -150,6 +150,9 @@ impl Frame {
             Ok(object) => object,
             Err(_pretty) => return Frame::parse_tree(&bytes),
         };
+        if envelope::needs_tree(object.as_bytes()) {
+            return Frame::parse_tree(&bytes);
+        }
         let envelope = envelope::scan(object.as_bytes())
             .map_err(|err| FrameError::Parse(err.to_string()))?;
         if envelope.duplicate {

@@ -55,6 +55,57 @@ pub(super) fn member<'a>(object: &'a str, name: &str) -> Option<&'a RawValue> {
         .flatten()
 }
 
+/// Nesting the scan accepts; `serde_json` refuses to build a tree deeper than 127 levels.
+const MAX_SCANNED_DEPTH: usize = 100;
+
+/// Whether `object` holds JSON the scan would accept but the tree would not be built from:
+/// `\u` escapes of UTF-16 surrogates (a lone one is refused only when a string is decoded)
+/// or nesting near `serde_json`'s recursion limit (checking syntax does not count depth).
+/// Such a message takes the tree path, which accepts and refuses exactly as before.
+pub(super) fn needs_tree(object: &[u8]) -> bool {
+    let surrogate = memchr::memmem::find_iter(object, b"\\u").any(|at| {
+        matches!(object.get(at + 2), Some(b'd' | b'D'))
+            && matches!(object.get(at + 3), Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'))
+    });
+    surrogate || nests_deeper_than(object, MAX_SCANNED_DEPTH)
+}
+
+/// Whether brackets outside strings nest more than `limit` deep.
+fn nests_deeper_than(object: &[u8], limit: usize) -> bool {
+    // Cheap bound first: fewer opening brackets than the limit cannot nest deeper.
+    let openings = object
+        .iter()
+        .filter(|&&byte| byte == b'{' || byte == b'[')
+        .count();
+    if openings <= limit {
+        return false;
+    }
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in object {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > limit {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
 /// The members the envelope scan tells apart.
 enum Key {
     Jsonrpc,
@@ -219,6 +270,19 @@ mod tests {
     fn rejects_invalid_json_anywhere() {
         assert!(scan(br#"{"id":1,"x":[1,}"#).is_err());
         assert!(scan(br#"{"id":1} x"#).is_err());
+    }
+
+    #[test]
+    fn surrogate_escapes_and_deep_nesting_need_the_tree() {
+        assert!(needs_tree(br#"{"s":"\ud83d\ude00"}"#));
+        assert!(needs_tree(br#"{"s":"\uDC00"}"#));
+        assert!(!needs_tree(br#"{"s":"\u00e9","t":"\uD7FF"}"#));
+        let deep = format!("{{\"a\":{}1{}}}", "[".repeat(101), "]".repeat(101));
+        assert!(needs_tree(deep.as_bytes()));
+        let quoted = format!("{{\"a\":\"{}\"}}", "[".repeat(200));
+        assert!(!needs_tree(quoted.as_bytes()));
+        let shallow = format!("{{\"a\":[{}]}}", "[1],".repeat(200).trim_end_matches(','));
+        assert!(!needs_tree(shallow.as_bytes()));
     }
 
     #[test]

@@ -217,3 +217,25 @@ fn escaped_method_names_are_decoded() {
     assert_eq!(frame.method(), Some("tools/list"));
     assert_eq!(frame.kind(), FrameKind::Request);
 }
+
+#[test]
+fn what_the_tree_refuses_is_still_refused() {
+    let lone_surrogate = br#"{"jsonrpc":"2.0","method":"m","params":{"s":"\ud800"}}"#;
+    assert_eq!(Frame::parse(lone_surrogate).unwrap_err().code(), PARSE_ERROR);
+    let deep = format!(
+        r#"{{"jsonrpc":"2.0","method":"m","params":{}1{}}}"#,
+        "[".repeat(200),
+        "]".repeat(200)
+    );
+    assert_eq!(Frame::parse(deep.as_bytes()).unwrap_err().code(), PARSE_ERROR);
+    let control = b"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":\"a\tb\"}";
+    assert_eq!(Frame::parse(control).unwrap_err().code(), PARSE_ERROR);
+    let bad_utf8 = b"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":\"\xff\"}";
+    assert_eq!(Frame::parse(bad_utf8).unwrap_err().code(), PARSE_ERROR);
+}
+
+#[test]
+fn an_escaped_surrogate_pair_is_read_as_the_tree_reads_it() {
+    let frame = Frame::parse(br#"{"jsonrpc":"2.0","method":"m","params":"\ud83d\ude00"}"#).unwrap();
+    assert_eq!(frame.params(), Some(&json!("\u{1F600}")));
+}
