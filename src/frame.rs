@@ -153,8 +153,8 @@ impl Frame {
         if envelope::needs_tree(object.as_bytes()) {
             return Frame::parse_tree(&bytes);
         }
-        let envelope = envelope::scan(object.as_bytes())
-            .map_err(|err| FrameError::Parse(err.to_string()))?;
+        let envelope =
+            envelope::scan(object.as_bytes()).map_err(|err| FrameError::Parse(err.to_string()))?;
         if envelope.duplicate {
             return Frame::parse_tree(&bytes);
         }

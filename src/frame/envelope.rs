@@ -65,7 +65,10 @@ const MAX_SCANNED_DEPTH: usize = 100;
 pub(super) fn needs_tree(object: &[u8]) -> bool {
     let surrogate = memchr::memmem::find_iter(object, b"\\u").any(|at| {
         matches!(object.get(at + 2), Some(b'd' | b'D'))
-            && matches!(object.get(at + 3), Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F'))
+            && matches!(
+                object.get(at + 3),
+                Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+            )
     });
     surrogate || nests_deeper_than(object, MAX_SCANNED_DEPTH)
 }

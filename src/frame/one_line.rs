@@ -44,8 +44,7 @@ mod tests {
     #[test]
     fn refuses_raw_line_breaks_and_accepts_escaped_ones() {
         assert_eq!(
-            OneLine::check(Bytes::from_static(b"{\"a\":\"x\\ny\"}"))
-                .map(OneLine::into_bytes),
+            OneLine::check(Bytes::from_static(b"{\"a\":\"x\\ny\"}")).map(OneLine::into_bytes),
             Ok(Bytes::from_static(b"{\"a\":\"x\\ny\"}"))
         );
         assert_eq!(

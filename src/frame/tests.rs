@@ -101,7 +101,8 @@ fn to_line_ends_with_newline() {
 
 #[test]
 fn splice_keeps_the_original_bytes_around_the_new_id() {
-    let text = r#"{"jsonrpc": "2.0", "id" : "client-1", "method":"m","params":{"s":"\u00e9\/","n":1E2}}"#;
+    let text =
+        r#"{"jsonrpc": "2.0", "id" : "client-1", "method":"m","params":{"s":"\u00e9\/","n":1E2}}"#;
     let mut frame = Frame::parse(text.as_bytes()).unwrap();
     assert_eq!(frame.replace_id(json!(9)), Some(json!("client-1")));
     assert_eq!(
@@ -128,10 +129,7 @@ fn pretty_printed_input_is_compacted_once() {
 #[test]
 fn surrounding_whitespace_is_not_forwarded() {
     let frame = Frame::parse(b" \t{\"jsonrpc\":\"2.0\",\"method\":\"m\"} ").unwrap();
-    assert_eq!(
-        frame.to_bytes(),
-        &br#"{"jsonrpc":"2.0","method":"m"}"#[..]
-    );
+    assert_eq!(frame.to_bytes(), &br#"{"jsonrpc":"2.0","method":"m"}"#[..]);
 }
 
 #[test]
@@ -194,7 +192,9 @@ fn progress_token_is_found_without_the_tree_and_keeps_null() {
             .cloned()
     };
     assert_eq!(
-        token(r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":[{}],"_meta":{"x":1,"progressToken":12345678901234567890123}}}"#),
+        token(
+            r#"{"jsonrpc":"2.0","id":1,"method":"m","params":{"a":[{}],"_meta":{"x":1,"progressToken":12345678901234567890123}}}"#
+        ),
         Some(serde_json::from_str("12345678901234567890123").unwrap())
     );
     assert_eq!(
@@ -221,13 +221,19 @@ fn escaped_method_names_are_decoded() {
 #[test]
 fn what_the_tree_refuses_is_still_refused() {
     let lone_surrogate = br#"{"jsonrpc":"2.0","method":"m","params":{"s":"\ud800"}}"#;
-    assert_eq!(Frame::parse(lone_surrogate).unwrap_err().code(), PARSE_ERROR);
+    assert_eq!(
+        Frame::parse(lone_surrogate).unwrap_err().code(),
+        PARSE_ERROR
+    );
     let deep = format!(
         r#"{{"jsonrpc":"2.0","method":"m","params":{}1{}}}"#,
         "[".repeat(200),
         "]".repeat(200)
     );
-    assert_eq!(Frame::parse(deep.as_bytes()).unwrap_err().code(), PARSE_ERROR);
+    assert_eq!(
+        Frame::parse(deep.as_bytes()).unwrap_err().code(),
+        PARSE_ERROR
+    );
     let control = b"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":\"a\tb\"}";
     assert_eq!(Frame::parse(control).unwrap_err().code(), PARSE_ERROR);
     let bad_utf8 = b"{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"params\":\"\xff\"}";

@@ -173,7 +173,11 @@ fn patch_error_maps_codes_and_statuses() {
         assert_eq!(patch_error(&mut error), status, "code {child_code}");
         // An untouched frame is forwarded as its bytes; a rewritten one is serialized from
         // `serde_json`'s tree, which writes an exponent's sign.
-        let n = if child_code == client_code { "1.0e3" } else { "1.0e+3" };
+        let n = if child_code == client_code {
+            "1.0e3"
+        } else {
+            "1.0e+3"
+        };
         assert_eq!(
             text(&error),
             format!(
