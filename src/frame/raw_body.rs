@@ -62,6 +62,8 @@ impl RawBody {
         map
     }
 
+    /// `params._meta.progressToken`, found by two member scans (params, then `_meta`) that
+    /// decode nothing but the token, so a request's arguments are never built into a tree.
     pub fn progress_token(&self) -> Option<&Value> {
         self.progress_token
             .get_or_init(|| {
