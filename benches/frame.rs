@@ -7,6 +7,9 @@
 //!
 //! Per message: `Frame::parse`, `replace_id`, `to_line` (towards the child) / `to_bytes`
 //! (towards the client), and the proxy's full round trip: parse → swap the id → serialize.
+//! `round_trip` is the splice path (the frame keeps its bytes and writes the new id over the
+//! old one); `tree_round_trip` is the same work through an ordered `serde_json` tree, which is
+//! how every frame was forwarded before and how changed frames still are.
 //!
 //! Run: `cargo bench --bench frame` (optionally `-- <filter>`, e.g. `-- 2MiB`).
 
@@ -18,9 +21,10 @@ use hyper_mcp_proxy::frame::Frame;
 use serde_json::Value;
 
 /// The sizes benchmarked, with their labels.
-const SIZES: [(&str, usize); 3] = [
+const SIZES: [(&str, usize); 4] = [
     ("200B", 200),
     ("20KiB", 20 * 1024),
+    ("100KiB", 100 * 1024),
     ("2MiB", 2 * 1024 * 1024),
 ];
 
@@ -137,6 +141,24 @@ fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards
                 (old, out)
             });
         });
+
+        group.bench_with_input(
+            BenchmarkId::new("tree_round_trip", label),
+            &bytes,
+            |b, bytes| {
+                b.iter(|| {
+                    let map = serde_json::from_slice(black_box(bytes)).expect("parses");
+                    let mut frame = Frame::from_map(map).expect("a JSON-RPC message");
+                    let old = frame.replace_id(Value::from(black_box(17u64)));
+                    let out = if towards_child {
+                        frame.to_line()
+                    } else {
+                        frame.to_bytes()
+                    };
+                    (old, out)
+                });
+            },
+        );
         group.finish();
     }
 }

@@ -3,10 +3,22 @@
 //! A frame is never converted into a typed MCP message and back: unknown fields, number
 //! spellings (`serde_json` runs with `arbitrary_precision`), key order (`preserve_order`) and
 //! custom methods all survive. The proxy only reads a few fields and swaps the `id`.
+//!
+//! A parsed frame keeps its original bytes and what one validating scan learned (kind, id,
+//! method, where `id` and `params` lie). Forwarding splices the current id into those bytes;
+//! the ordered JSON tree is built only when a caller reads `params`, `result` or `error`, and
+//! replaces the bytes only when a caller changes them.
+
+mod envelope;
+mod one_line;
+mod raw_body;
 
 use bytes::Bytes;
 use rmcp::model::ErrorCode;
 use serde_json::{Map, Value};
+
+pub use one_line::OneLine;
+use raw_body::{RawBody, write_value};
 
 /// What kind of JSON-RPC message a frame is, decided once when it is parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,25 +69,112 @@ pub const SERVER_ERROR: i64 = -32000;
 /// One JSON-RPC message as an ordered JSON object.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// The whole message; only `id` is ever replaced.
-    map: Map<String, Value>,
-    /// Cached classification, so routing never re-inspects the map.
+    body: Body,
+    /// Cached classification, so routing never re-inspects the message.
     kind: FrameKind,
     /// Size of the message when it was parsed: serialization reserves this much up front, so
     /// a large message is written without repeated reallocation.
     size_hint: usize,
 }
 
+/// How a frame holds its message.
+#[derive(Debug, Clone)]
+enum Body {
+    /// The bytes as received, with the current id kept beside them.
+    Raw(Box<RawBody>),
+    /// An ordered tree: messages the proxy builds, changed ones, and pretty-printed input
+    /// (compacted once, so that its serialization is single-line).
+    Tree(Map<String, Value>),
+}
+
 impl PartialEq for Frame {
     /// Two frames are equal when they carry the same message.
     fn eq(&self, other: &Frame) -> bool {
-        self.map == other.map
+        self.tree() == other.tree()
+    }
+}
+
+/// JSON's insignificant whitespace.
+fn is_json_whitespace(byte: &u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// Classifies a message from the members that decide its kind.
+fn classify(
+    jsonrpc: Option<&Value>,
+    method: Option<&Value>,
+    id: Option<&Value>,
+    has_result: bool,
+    has_error: bool,
+) -> Result<FrameKind, FrameError> {
+    if jsonrpc.and_then(Value::as_str) != Some("2.0") {
+        return Err(FrameError::Invalid("\"jsonrpc\" must be \"2.0\""));
+    }
+    let id_ok = |id: &Value| matches!(id, Value::String(_) | Value::Number(_));
+    match (method, id) {
+        (Some(Value::String(_)), Some(id)) if id_ok(id) => Ok(FrameKind::Request),
+        (Some(Value::String(_)), Some(_)) => Err(FrameError::Invalid(
+            "a request id must be a string or a number",
+        )),
+        (Some(Value::String(_)), None) => Ok(FrameKind::Notification),
+        (Some(_), _) => Err(FrameError::Invalid("\"method\" must be a string")),
+        (None, Some(_)) if has_result => Ok(FrameKind::Response),
+        (None, Some(_)) if has_error => Ok(FrameKind::Error),
+        _ => Err(FrameError::Invalid(
+            "not a JSON-RPC request, notification or response",
+        )),
     }
 }
 
 impl Frame {
     /// Parses one message from bytes (a POST body or one stdout line).
     pub fn parse(bytes: &[u8]) -> Result<Frame, FrameError> {
+        Frame::parse_bytes(Bytes::copy_from_slice(bytes))
+    }
+
+    /// Parses one message, keeping `bytes` (without copying) as the message to forward.
+    pub fn parse_bytes(bytes: Bytes) -> Result<Frame, FrameError> {
+        let start = bytes
+            .iter()
+            .position(|byte| !is_json_whitespace(byte))
+            .unwrap_or(bytes.len());
+        let end = bytes
+            .iter()
+            .rposition(|byte| !is_json_whitespace(byte))
+            .map_or(start, |last| last + 1);
+        let object = bytes.slice(start..end);
+        if object.first() != Some(&b'{') {
+            return Frame::parse_tree(&bytes);
+        }
+        let object = match OneLine::check(object) {
+            Ok(object) => object,
+            Err(_pretty) => return Frame::parse_tree(&bytes),
+        };
+        if envelope::needs_tree(object.as_bytes()) {
+            return Frame::parse_tree(&bytes);
+        }
+        let envelope =
+            envelope::scan(object.as_bytes()).map_err(|err| FrameError::Parse(err.to_string()))?;
+        if envelope.duplicate {
+            return Frame::parse_tree(&bytes);
+        }
+        let kind = classify(
+            envelope.jsonrpc.as_ref(),
+            envelope.method.as_ref(),
+            envelope.id.as_ref().map(|(id, _)| id),
+            envelope.has_result,
+            envelope.has_error,
+        )?;
+        Ok(Frame {
+            kind,
+            size_hint: bytes.len(),
+            body: Body::Raw(Box::new(RawBody::new(object, envelope))),
+        })
+    }
+
+    /// Parses `bytes` into a tree: the path for what the envelope scan does not keep as bytes
+    /// (pretty-printed objects, duplicated routed members) and for what is not an object.
+    fn parse_tree(bytes: &[u8]) -> Result<Frame, FrameError> {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|err| FrameError::Parse(err.to_string()))?;
         match value {
@@ -94,32 +193,23 @@ impl Frame {
 
     /// Validates and classifies an already-parsed object.
     pub fn from_map(map: Map<String, Value>) -> Result<Frame, FrameError> {
-        if map.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-            return Err(FrameError::Invalid("\"jsonrpc\" must be \"2.0\""));
-        }
-        let id_ok = |id: &Value| matches!(id, Value::String(_) | Value::Number(_));
-        let kind = match (map.get("method"), map.get("id")) {
-            (Some(Value::String(_)), Some(id)) if id_ok(id) => FrameKind::Request,
-            (Some(Value::String(_)), Some(_)) => {
-                return Err(FrameError::Invalid(
-                    "a request id must be a string or a number",
-                ));
-            }
-            (Some(Value::String(_)), None) => FrameKind::Notification,
-            (Some(_), _) => return Err(FrameError::Invalid("\"method\" must be a string")),
-            (None, Some(_)) if map.contains_key("result") => FrameKind::Response,
-            (None, Some(_)) if map.contains_key("error") => FrameKind::Error,
-            _ => {
-                return Err(FrameError::Invalid(
-                    "not a JSON-RPC request, notification or response",
-                ));
-            }
-        };
-        Ok(Frame {
-            map,
+        let kind = classify(
+            map.get("jsonrpc"),
+            map.get("method"),
+            map.get("id"),
+            map.contains_key("result"),
+            map.contains_key("error"),
+        )?;
+        Ok(Frame::built(map, kind))
+    }
+
+    /// A frame the proxy built itself.
+    fn built(map: Map<String, Value>, kind: FrameKind) -> Frame {
+        Frame {
+            body: Body::Tree(map),
             kind,
             size_hint: SMALL_MESSAGE,
-        })
+        }
     }
 
     /// Builds an error response, as the proxy itself answers when it must.
@@ -134,11 +224,7 @@ impl Frame {
         map.insert("jsonrpc".into(), Value::from("2.0"));
         map.insert("id".into(), id);
         map.insert("error".into(), Value::Object(error));
-        Frame {
-            map,
-            kind: FrameKind::Error,
-            size_hint: SMALL_MESSAGE,
-        }
+        Frame::built(map, FrameKind::Error)
     }
 
     /// Builds a request the proxy sends on its own (handshake replay, ping).
@@ -150,21 +236,7 @@ impl Frame {
         if let Some(params) = params {
             map.insert("params".into(), params);
         }
-        Frame {
-            map,
-            kind: FrameKind::Request,
-            size_hint: SMALL_MESSAGE,
-        }
-    }
-
-    /// The `result` of a response, to patch in place (the modern leg's translation).
-    pub fn result_mut(&mut self) -> Option<&mut Value> {
-        self.map.get_mut("result")
-    }
-
-    /// The `error` of an error response, to patch in place.
-    pub fn error_mut(&mut self) -> Option<&mut Value> {
-        self.map.get_mut("error")
+        Frame::built(map, FrameKind::Request)
     }
 
     /// Builds a successful answer the proxy sends on its own (to a server's `ping`).
@@ -173,11 +245,7 @@ impl Frame {
         map.insert("jsonrpc".into(), Value::from("2.0"));
         map.insert("id".into(), id);
         map.insert("result".into(), result);
-        Frame {
-            map,
-            kind: FrameKind::Response,
-            size_hint: SMALL_MESSAGE,
-        }
+        Frame::built(map, FrameKind::Response)
     }
 
     /// Builds a notification the proxy sends on its own (cancellation, replayed `initialized`).
@@ -188,11 +256,40 @@ impl Frame {
         if let Some(params) = params {
             map.insert("params".into(), params);
         }
-        Frame {
-            map,
-            kind: FrameKind::Notification,
-            size_hint: SMALL_MESSAGE,
+        Frame::built(map, FrameKind::Notification)
+    }
+
+    /// The whole message as a tree (built on first use for a parsed frame).
+    fn tree(&self) -> &Map<String, Value> {
+        match &self.body {
+            Body::Raw(raw) => raw.tree(),
+            Body::Tree(map) => map,
         }
+    }
+
+    /// The tree, to change: from now on the frame is serialized from it.
+    fn tree_mut(&mut self) -> &mut Map<String, Value> {
+        if let Body::Raw(_) = &self.body {
+            let map = match std::mem::replace(&mut self.body, Body::Tree(Map::new())) {
+                Body::Raw(raw) => raw.into_tree(),
+                Body::Tree(map) => map,
+            };
+            self.body = Body::Tree(map);
+        }
+        match &mut self.body {
+            Body::Tree(map) => map,
+            Body::Raw(_) => unreachable!("the body was made a tree just above"),
+        }
+    }
+
+    /// The `result` of a response, to patch in place (the modern leg's translation).
+    pub fn result_mut(&mut self) -> Option<&mut Value> {
+        self.tree_mut().get_mut("result")
+    }
+
+    /// The `error` of an error response, to patch in place.
+    pub fn error_mut(&mut self) -> Option<&mut Value> {
+        self.tree_mut().get_mut("error")
     }
 
     /// The size of the message as it was received (an estimate for messages the proxy built).
@@ -207,62 +304,89 @@ impl Frame {
 
     /// `method`, for requests and notifications.
     pub fn method(&self) -> Option<&str> {
-        self.map.get("method").and_then(Value::as_str)
+        match &self.body {
+            Body::Raw(raw) => raw.method.as_ref().and_then(Value::as_str),
+            Body::Tree(map) => map.get("method").and_then(Value::as_str),
+        }
     }
 
     /// `id`, for requests and responses.
     pub fn id(&self) -> Option<&Value> {
-        self.map.get("id")
+        match &self.body {
+            Body::Raw(raw) => raw.id.as_ref().map(|(id, _)| id),
+            Body::Tree(map) => map.get("id"),
+        }
     }
 
     /// Replaces `id` in place (keeping its position) and returns the old one.
     pub fn replace_id(&mut self, id: Value) -> Option<Value> {
-        self.map.insert("id".into(), id)
+        if let Body::Raw(raw) = &mut self.body
+            && let Some((current, _)) = &mut raw.id
+        {
+            if let Some(tree) = raw.tree.get_mut() {
+                tree.insert("id".into(), id.clone());
+            }
+            raw.id_replaced = true;
+            return Some(std::mem::replace(current, id));
+        }
+        // No id in the bytes to splice over: the id joins the tree, last.
+        self.tree_mut().insert("id".into(), id)
     }
 
     /// `params`, if any.
     pub fn params(&self) -> Option<&Value> {
-        self.map.get("params")
+        self.tree().get("params")
     }
 
     /// Mutable `params`, for the one field the proxy translates (`requestId` of a cancellation).
     pub fn params_mut(&mut self) -> Option<&mut Value> {
-        self.map.get_mut("params")
+        self.tree_mut().get_mut("params")
     }
 
     /// `result`, for responses.
     pub fn result(&self) -> Option<&Value> {
-        self.map.get("result")
+        self.tree().get("result")
     }
 
     /// `error`, for error responses.
     pub fn error(&self) -> Option<&Value> {
-        self.map.get("error")
+        self.tree().get("error")
     }
 
     /// `params._meta.progressToken`, which ties progress notifications to this request.
     pub fn progress_token(&self) -> Option<&Value> {
-        self.params()?.get("_meta")?.get("progressToken")
+        match &self.body {
+            Body::Raw(raw) => raw.progress_token(),
+            Body::Tree(map) => map.get("params")?.get("_meta")?.get("progressToken"),
+        }
     }
 
     /// Serializes the frame once; the same bytes serve JSON bodies and SSE events.
     pub fn to_bytes(&self) -> Bytes {
-        Bytes::from(self.serialize(false))
+        self.to_one_line().into_bytes()
+    }
+
+    /// The frame's serialization, typed as free of raw line breaks.
+    pub fn to_one_line(&self) -> OneLine {
+        match &self.body {
+            // The stored bytes are single-line and the spliced id is compact JSON.
+            Body::Raw(raw) => OneLine::compact(raw.serialize(false)),
+            Body::Tree(map) => OneLine::compact(self.serialize_tree(map, false)),
+        }
     }
 
     /// Serializes the frame followed by `\n`, the framing of the stdio transport.
     pub fn to_line(&self) -> Bytes {
-        Bytes::from(self.serialize(true))
+        match &self.body {
+            Body::Raw(raw) => raw.serialize(true),
+            Body::Tree(map) => Bytes::from(self.serialize_tree(map, true)),
+        }
     }
 
-    fn serialize(&self, newline: bool) -> Vec<u8> {
+    fn serialize_tree(&self, map: &Map<String, Value>, newline: bool) -> Vec<u8> {
         // Room for the message as parsed plus a rewritten id and the newline.
         let mut out = Vec::with_capacity(self.size_hint + 32);
-        // Serializing a `Map` of `Value`s cannot fail: keys are strings and there is no
-        // user-defined `Serialize` impl in the tree.
-        if serde_json::to_writer(&mut out, &self.map).is_err() {
-            out.clear();
-        }
+        write_value(&mut out, map);
         if newline {
             out.push(b'\n');
         }
@@ -292,106 +416,7 @@ impl IdKey {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn classifies_the_four_kinds() {
-        let kind = |text: &str| Frame::parse(text.as_bytes()).map(|f| f.kind());
-        assert_eq!(
-            kind(r#"{"jsonrpc":"2.0","id":1,"method":"x"}"#),
-            Ok(FrameKind::Request)
-        );
-        assert_eq!(
-            kind(r#"{"jsonrpc":"2.0","method":"x"}"#),
-            Ok(FrameKind::Notification)
-        );
-        assert_eq!(
-            kind(r#"{"jsonrpc":"2.0","id":"a","result":{}}"#),
-            Ok(FrameKind::Response)
-        );
-        assert_eq!(
-            kind(r#"{"jsonrpc":"2.0","id":null,"error":{"code":1,"message":"m"}}"#),
-            Ok(FrameKind::Error)
-        );
-    }
-
-    #[test]
-    fn rejects_what_is_not_json_rpc() {
-        assert_eq!(Frame::parse(b"{nope").unwrap_err().code(), PARSE_ERROR);
-        assert_eq!(Frame::parse(b"[]").unwrap_err().code(), INVALID_REQUEST);
-        assert_eq!(Frame::parse(b"42").unwrap_err().code(), INVALID_REQUEST);
-        assert_eq!(
-            Frame::parse(br#"{"id":1,"method":"x"}"#)
-                .unwrap_err()
-                .code(),
-            INVALID_REQUEST
-        );
-        assert_eq!(
-            Frame::parse(br#"{"jsonrpc":"2.0","id":{},"method":"x"}"#)
-                .unwrap_err()
-                .code(),
-            INVALID_REQUEST
-        );
-        assert_eq!(
-            Frame::parse(br#"{"jsonrpc":"2.0","id":1}"#)
-                .unwrap_err()
-                .code(),
-            INVALID_REQUEST
-        );
-    }
-
-    #[test]
-    fn round_trips_unknown_fields_key_order_and_number_spellings() {
-        let text = r#"{"jsonrpc":"2.0","id":1.0,"method":"custom/x","params":[1e+2,18446744073709551616123,-0.0,0.10],"zzz":{"b":1,"a":2}}"#;
-        let frame = Frame::parse(text.as_bytes()).unwrap();
-        assert_eq!(frame.to_bytes(), text.as_bytes());
-    }
-
-    #[test]
-    fn replace_id_keeps_position_and_returns_the_original_exactly() {
-        let text = r#"{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"m"}"#;
-        let mut frame = Frame::parse(text.as_bytes()).unwrap();
-        let original = frame.replace_id(json!(7)).unwrap();
-        assert_eq!(
-            frame.to_bytes(),
-            &br#"{"jsonrpc":"2.0","id":7,"method":"m"}"#[..]
-        );
-        frame.replace_id(original);
-        assert_eq!(frame.to_bytes(), text.as_bytes());
-    }
-
-    #[test]
-    fn id_keys_distinguish_strings_numbers_and_spellings() {
-        let key = |text: &str| IdKey::of(&serde_json::from_str::<Value>(text).unwrap());
-        assert_ne!(key("1"), key("\"1\""));
-        assert_ne!(key("1"), key("1.0"));
-        assert_eq!(
-            key("99999999999999999999999"),
-            key("99999999999999999999999")
-        );
-        assert_eq!(key("null"), None);
-    }
-
-    #[test]
-    fn progress_token_is_read_from_meta() {
-        let frame = Frame::parse(
-            br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"_meta":{"progressToken":"t"}}}"#,
-        )
-        .unwrap();
-        assert_eq!(frame.progress_token(), Some(&json!("t")));
-    }
-
-    #[test]
-    fn to_line_ends_with_newline() {
-        let frame = Frame::notification("notifications/initialized", None);
-        assert_eq!(
-            frame.to_line(),
-            &b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"[..]
-        );
-    }
-}
+mod tests;
 
 #[cfg(test)]
 mod proptests;

@@ -91,7 +91,7 @@ pub(super) async fn post_message(State(state): State<HttpState>, request: Reques
         Ok(body) => body,
         Err(refused) => return refused,
     };
-    let frame = match Frame::parse(&body) {
+    let frame = match Frame::parse_bytes(body.clone()) {
         Ok(frame) => frame,
         Err(err) => return rpc_error(StatusCode::BAD_REQUEST, err.code(), &err.to_string()),
     };
@@ -176,7 +176,7 @@ impl HttpState {
             Ok(body) => body,
             Err(refused) => return refused,
         };
-        match Frame::parse(&body) {
+        match Frame::parse_bytes(body) {
             Ok(frame) => self.0.modern.serve(headers, frame).await,
             Err(err) => rpc_error(StatusCode::BAD_REQUEST, err.code(), &err.to_string()),
         }
