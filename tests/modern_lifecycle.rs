@@ -160,3 +160,22 @@ async fn idle_pooled_children_beyond_the_minimum_are_retired() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn pooled_children_take_spares_with_prespawn() {
+    // Passthrough, the era given (no probe child): before the first call the proxy's only
+    // children are the spares.
+    let proxy = Proxy::start(&["--prespawn", "2", "--child-era", "modern"], &[]);
+    let mut spares = Vec::new();
+    common::eventually("two spares are ready", || {
+        spares = common::children_of(proxy.pid());
+        spares.len() == 2
+    })
+    .await;
+    let client = proxy.client();
+    let pid = pid_of(&client.modern_call(1, "pid", json!({})).await);
+    assert!(
+        spares.contains(&pid),
+        "the pooled child {pid} is not one of the spares {spares:?}"
+    );
+}
