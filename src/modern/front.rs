@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
@@ -34,7 +34,7 @@ use super::parked::ParkedCalls;
 use super::pool::{ChildPool, LeaseError};
 use super::probe::{ChildEra, probe_child_era};
 use super::request_state::StateSealer;
-use super::respond::json as json_response;
+use super::respond::{json as json_response, refuse, with_retry_after};
 use crate::config::{ChildEraSetting, Config, ModernMode};
 use crate::frame::{Frame, INTERNAL_ERROR, INVALID_REQUEST};
 use crate::index::SessionIndex;
@@ -328,19 +328,4 @@ impl ModernFront {
             ),
         }
     }
-}
-
-/// A JSON-RPC error answer under the request's id.
-fn refuse(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
-    json_response(
-        status,
-        Frame::error_response(id, code, message, None).to_bytes(),
-    )
-}
-
-fn with_retry_after(mut response: Response) -> Response {
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
 }

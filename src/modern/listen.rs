@@ -32,7 +32,7 @@ mod translated;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use prometheus_client::metrics::gauge::Gauge;
 use serde_json::Value;
@@ -46,8 +46,8 @@ use self::keeper::SubscriptionKeeper;
 use self::translated::{Holds, TranslatedListen};
 use super::call::CallPlan;
 use super::pool::{ChildPool, Lease};
-use super::respond::json as json_response;
-use crate::frame::{Frame, INTERNAL_ERROR};
+use super::respond::{refuse, with_retry_after};
+use crate::frame::INTERNAL_ERROR;
 use crate::stream::StreamReceiver;
 
 /// Most listen streams open at once (translated and forwarded together).
@@ -208,10 +208,10 @@ impl ListenHub {
 
 /// 503 with `Retry-After`: a listen the proxy cannot serve now.
 fn unavailable(client_id: &Value, message: &str) -> Response {
-    let body = Frame::error_response(client_id.clone(), INTERNAL_ERROR, message, None);
-    let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body.to_bytes());
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    with_retry_after(refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
+        client_id.clone(),
+        INTERNAL_ERROR,
+        message,
+    ))
 }

@@ -79,14 +79,24 @@ fn park(delivery: &Delivery, call: ModernCall, asks: Vec<Ask>) -> Option<Bytes> 
 }
 
 fn too_many_parked(client_id: Value) -> Response {
-    let body = Frame::error_response(
+    with_retry_after(refuse(
+        StatusCode::SERVICE_UNAVAILABLE,
         client_id,
         INTERNAL_ERROR,
         "too many calls are waiting for their clients' answers; retry shortly",
-        None,
+    ))
+}
+
+/// A JSON-RPC error answer under the request's id.
+pub fn refuse(status: StatusCode, id: Value, code: i64, message: &str) -> Response {
+    json(
+        status,
+        Frame::error_response(id, code, message, None).to_bytes(),
     )
-    .to_bytes();
-    let mut response = json(StatusCode::SERVICE_UNAVAILABLE, body);
+}
+
+/// `Retry-After: 1` on a refusal the client may simply try again shortly.
+pub fn with_retry_after(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -101,11 +111,7 @@ pub fn json(status: StatusCode, body: Bytes) -> Response {
 /// The session ended without an answer (torn down mid-call): a retryable error, never an
 /// empty answer.
 fn ended(client_id: Value) -> Response {
-    let mut response = json(StatusCode::SERVICE_UNAVAILABLE, ended_body(client_id));
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    with_retry_after(json(StatusCode::SERVICE_UNAVAILABLE, ended_body(client_id)))
 }
 
 fn ended_body(client_id: Value) -> Bytes {

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::{ModernFront, refuse, with_retry_after};
+use super::ModernFront;
 use crate::frame::{Frame, INTERNAL_ERROR};
 use crate::modern::call::{CallPlan, ModernCall, StateWrapper};
 use crate::modern::envelope::{rewrite_progress_token, strip_envelope};
@@ -18,7 +18,7 @@ use crate::modern::ladder::ModernCall as Admitted;
 use crate::modern::listen::ListenSlot;
 use crate::modern::pool::Lease;
 use crate::modern::request_state::{Binding, StateKind, unix_ms_now};
-use crate::modern::respond::{Delivery, Parking, respond};
+use crate::modern::respond::{Delivery, Parking, refuse, respond, with_retry_after};
 use crate::modern::server_asks::MAY_ASK;
 use crate::protocol::SessionMsg;
 use crate::stream::{Priming, StreamSender};

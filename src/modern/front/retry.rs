@@ -11,13 +11,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value, json};
 
+use super::ModernFront;
 use super::forward::Outgoing;
-use super::{ModernFront, refuse};
 use crate::frame::Frame;
 use crate::modern::ladder::ModernCall as Admitted;
 use crate::modern::parked::Resumed;
 use crate::modern::request_state::{Binding, StateError, StateKind, unix_ms_now};
-use crate::modern::respond::{Parking, json as json_response, respond};
+use crate::modern::respond::{Parking, json as json_response, refuse, respond};
 use crate::session_id::SessionId;
 
 /// JSON-RPC "Invalid params": how a bad `requestState` is refused.

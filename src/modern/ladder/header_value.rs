@@ -22,45 +22,27 @@ pub fn decode_header_value(raw: &str) -> Option<String> {
     String::from_utf8(decode_canonical_base64(payload)?).ok()
 }
 
-/// Standard-alphabet base64 with `=` padding, refusing every non-canonical spelling.
+/// Standard-alphabet base64 with `=` padding, refusing every non-canonical spelling: the
+/// padding must be exactly what the length calls for, and the rest is the base64url decoder's
+/// (`crate::base64url`) once the two alphabets' differing characters are swapped.
 fn decode_canonical_base64(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    if !bytes.len().is_multiple_of(4) {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
-    let groups = bytes.len() / 4;
-    let mut out = Vec::with_capacity(groups * 3);
-    for (index, chunk) in bytes.chunks_exact(4).enumerate() {
-        let padding = chunk.iter().rev().take_while(|&&byte| byte == b'=').count();
-        if padding > 2 || (padding > 0 && index + 1 != groups) {
-            return None;
-        }
-        let mut group: u32 = 0;
-        for &byte in &chunk[..4 - padding] {
-            group = (group << 6) | sextet(byte)?;
-        }
-        group <<= 6 * padding;
-        // A padded group carries bits below its last kept byte; an encoder leaves them zero.
-        let stray_bits = (1u32 << (8 * padding)) - 1;
-        if group & stray_bits != 0 {
-            return None;
-        }
-        out.extend_from_slice(&group.to_be_bytes()[1..4 - padding]);
+    let unpadded = text.trim_end_matches('=');
+    if text.len() - unpadded.len() != (4 - unpadded.len() % 4) % 4 || unpadded.contains(['-', '_'])
+    {
+        return None;
     }
-    Some(out)
-}
-
-/// The 6-bit value of one base64 character.
-fn sextet(byte: u8) -> Option<u32> {
-    let value = match byte {
-        b'A'..=b'Z' => byte - b'A',
-        b'a'..=b'z' => byte - b'a' + 26,
-        b'0'..=b'9' => byte - b'0' + 52,
-        b'+' => 62,
-        b'/' => 63,
-        _ => return None,
-    };
-    Some(u32::from(value))
+    let url_alphabet: String = unpadded
+        .chars()
+        .map(|character| match character {
+            '+' => '-',
+            '/' => '_',
+            other => other,
+        })
+        .collect();
+    crate::base64url::decode(&url_alphabet)
 }
 
 #[cfg(test)]
