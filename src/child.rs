@@ -18,7 +18,7 @@ mod stderr;
 mod writer;
 
 pub use launcher::{ChildHandle, ChildIo, Launched, Launcher};
-pub use spares::{PoolConfig, SparePool};
+pub use spares::{PoolConfig, REFILL_PAUSE, SparePool};
 pub use stderr::StderrTail;
 pub use writer::{StdinQueue, StdinReceiver, StdinRefused};
 

@@ -97,7 +97,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::budget::GlobalBudgets;
-use crate::child::{Launcher, PoolConfig, SparePool};
+use crate::child::{Launcher, PoolConfig, REFILL_PAUSE, SparePool};
 use crate::config::Config;
 use crate::http::HttpState;
 use crate::http::ops::{OpsExposure, OpsState};
@@ -293,6 +293,7 @@ fn start_spares(config: &Config, metrics: &Arc<ProxyMetrics>) -> Option<Arc<Spar
         kill_grace: session.kill_grace,
         backoff_min: session.restart.backoff_min,
         backoff_max: session.restart.backoff_max,
+        refill_pause: REFILL_PAUSE,
     };
     Some(SparePool::start(pool, metrics.clone()))
 }

@@ -4,6 +4,7 @@
 //! Run some:                  `cargo bench --bench load -- calls single`
 //! Run an opt-in one:         `cargo bench --bench load -- soak` (or `flood`)
 //! Other backend:     `cargo bench --bench load -- --backend=demo`
+//! The machine's floor: `cargo bench --bench load -- --against=floor calls single payload`
 //!
 //! Each scenario starts a fresh proxy on 127.0.0.1:0 (the bench profile builds it in release
 //! mode) and drives it over loopback with a keep-alive HTTP/1.1 connection pool speaking
@@ -15,6 +16,11 @@
 //!   (`initialize`, `ping`, `tools/list`, `tools/call` of `echo` and `big`): one blocking loop,
 //!   the echoed text is copied verbatim, so nearly all the measured work is the proxy's.
 //! - `demo`: `hyper-mcp-proxy demo-server --no-record`.
+//!
+//! `--against=floor` runs the scenarios against the floor server instead of the proxy (see
+//! [`floor_server`]: the least any HTTP-to-stdio bridge must do per call; meaningful for
+//! `calls`, `single` and `payload`), so that the proxy's figures can be split into what the
+//! machine costs and what the proxy adds.
 //!
 //! Output: one line per scenario (per variant for `setup` and `setup_node`) on stdout,
 //! `<scenario>: key=value ...`; diagnostics go to stderr. The process exits non-zero if any scenario saw an error.
@@ -70,6 +76,7 @@
 mod backend;
 mod bounded;
 mod echo_backend;
+mod floor_server;
 mod mcp_client;
 mod metrics;
 mod modern_client;
@@ -111,6 +118,9 @@ fn main() -> ExitCode {
     if args.first().map(String::as_str) == Some(ECHO_BACKEND_ARG) {
         return echo_backend::run(&args[1..]);
     }
+    if args.first().map(String::as_str) == Some(floor_server::FLOOR_ARG) {
+        return floor_server::run(&args[1..]);
+    }
     if args.iter().any(|arg| arg == "--list") {
         // A test runner asking for tests: this bench has none.
         return ExitCode::SUCCESS;
@@ -126,6 +136,16 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             }
+        } else if let Some(target) = arg.strip_prefix("--against=") {
+            let against = match target {
+                "proxy" => proxy::Against::Proxy,
+                "floor" => proxy::Against::Floor,
+                _ => {
+                    eprintln!("load: unknown --against {target:?} (use proxy or floor)");
+                    return ExitCode::FAILURE;
+                }
+            };
+            proxy::AGAINST.get_or_init(|| against);
         } else if !arg.starts_with('-') {
             if !SCENARIOS.contains(&arg.as_str()) && !OPT_IN.contains(&arg.as_str()) {
                 eprintln!(

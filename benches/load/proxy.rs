@@ -13,6 +13,38 @@ use crate::procfs::{processes, proxy_pid_below};
 /// The proxy under test.
 pub const PROXY_BIN: &str = env!("CARGO_BIN_EXE_hyper-mcp-proxy");
 
+/// What the scenarios run against: the proxy, or the floor server (`--against=floor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Against {
+    Proxy,
+    Floor,
+}
+
+/// Set once from the command line; the proxy when unset.
+pub static AGAINST: std::sync::OnceLock<Against> = std::sync::OnceLock::new();
+
+/// `proxy` or `floor`, for the scenario lines.
+pub fn against_name() -> &'static str {
+    match AGAINST.get().copied().unwrap_or(Against::Proxy) {
+        Against::Proxy => "proxy",
+        Against::Floor => "floor",
+    }
+}
+
+/// The program (and its leading arguments) started as "the proxy".
+fn target_command() -> Vec<String> {
+    match AGAINST.get().copied().unwrap_or(Against::Proxy) {
+        Against::Proxy => vec![PROXY_BIN.to_string()],
+        Against::Floor => {
+            let me = std::env::current_exe().expect("path of the bench executable");
+            vec![
+                me.display().to_string(),
+                crate::floor_server::FLOOR_ARG.to_string(),
+            ]
+        }
+    }
+}
+
 /// A running proxy process.
 pub struct Proxy {
     child: Child,
@@ -43,13 +75,18 @@ impl Proxy {
         let wrap: Vec<String> = std::env::var("HYPER_MCP_BENCH_WRAP")
             .map(|wrap| wrap.split_whitespace().map(String::from).collect())
             .unwrap_or_default();
+        let target = target_command();
         let mut command = match wrap.split_first() {
             Some((program, args)) => {
                 let mut command = Command::new(program);
-                command.args(args).arg(PROXY_BIN);
+                command.args(args).args(&target);
                 command
             }
-            None => Command::new(PROXY_BIN),
+            None => {
+                let mut command = Command::new(&target[0]);
+                command.args(&target[1..]);
+                command
+            }
         };
         let mut child = command
             .args(["-H", "127.0.0.1", "-p", "0"])

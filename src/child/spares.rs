@@ -6,7 +6,12 @@
 //!   (same command, environment, directory, process group, parent-death signal), by one
 //!   background task, the *maintainer*, one spawn at a time.
 //! - [`SparePool::take`] hands out the oldest live spare at once (or nothing: the caller then
-//!   spawns as without a pool) and wakes the maintainer, which starts a replacement. The
+//!   spawns as without a pool) and wakes the maintainer, which starts a replacement once
+//!   [`PoolConfig::refill_pause`] has passed since the take: a starting server (node: a
+//!   third of a second of CPU on several threads) would otherwise compete for the cores with
+//!   the taken process answering its first `initialize`, the one moment a warm start is for.
+//!   The pause counts from the first take since the last refill began, so under a stream of
+//!   takes refills are delayed once, not starved. The
 //!   session's child still receives the client's own `initialize`: a spare has been sent
 //!   nothing.
 //! - While a spare waits, nothing reads its stdout or stderr. A server writes nothing on
@@ -53,7 +58,14 @@ pub struct PoolConfig {
     pub backoff_min: Duration,
     /// Largest such delay.
     pub backoff_max: Duration,
+    /// How long after a take the replacement waits ([`REFILL_PAUSE`] in the proxy).
+    pub refill_pause: Duration,
 }
+
+/// The proxy's pause between a take and its replacement: long enough for a warm server to
+/// answer `initialize` (about 1 ms for a small binary, 7 ms for node's server-everything),
+/// short next to the start-up it defers (hundreds of milliseconds for node, uvx or a JVM).
+pub const REFILL_PAUSE: Duration = Duration::from_millis(50);
 
 /// The spare children of the command and the task that keeps them ready.
 pub struct SparePool {
@@ -85,6 +97,8 @@ struct PoolState {
     /// A live spare was taken since the maintainer last looked: the command works, so the
     /// backoff starts over.
     taken_live: bool,
+    /// The first take since the last refill began: refills wait for the pause after it.
+    first_take: Option<Instant>,
 }
 
 /// What one look at the ready spares found.
@@ -100,6 +114,8 @@ struct Sweep {
     taken_live: bool,
     /// When the oldest remaining spare expires.
     next_expiry: Option<Instant>,
+    /// Before this instant no refill starts (a spare was taken just now).
+    refill_at: Option<Instant>,
 }
 
 /// A started child waiting for a session.
@@ -141,6 +157,7 @@ impl SparePool {
                 ready: VecDeque::new(),
                 mode: Mode::Filling,
                 taken_live: false,
+                first_take: None,
             }),
             wake: Arc::new(Notify::new()),
             maintainer: Mutex::new(None),
@@ -165,6 +182,7 @@ impl SparePool {
             }
         }
         state.taken_live |= taken.is_some();
+        state.first_take.get_or_insert_with(Instant::now);
         self.gauge.set(gauge_value(state.ready.len()));
         drop(state);
         self.wake.notify_one();
@@ -234,6 +252,7 @@ impl SparePool {
                 exited_any,
                 taken_live,
                 next_expiry,
+                refill_at,
             } = self.sweep(now);
             if taken_live || !expired.is_empty() {
                 // A spare lived until it was used or expired: the command works.
@@ -251,9 +270,11 @@ impl SparePool {
             if mode == Mode::Closed {
                 break;
             }
-            let due = retry_at.is_none_or(|at| at <= now);
-            if mode == Mode::Filling && ready + stopping.len() < self.config.count && due {
+            let due = retry_at.is_none_or(|at| at <= now) && refill_at.is_none_or(|at| at <= now);
+            let short = ready + stopping.len() < self.config.count;
+            if mode == Mode::Filling && short && due {
                 retry_at = None;
+                lock(&self.state).first_take = None;
                 match ManagedProcess::spawn(&self.config.command).await {
                     Ok((process, pipes)) => {
                         self.metrics.child_spawned(true);
@@ -268,7 +289,11 @@ impl SparePool {
                 }
                 continue;
             }
-            let wake_at = [next_expiry, retry_at].into_iter().flatten().min();
+            let refill_at = refill_at.filter(|_| mode == Mode::Filling && short);
+            let wake_at = [next_expiry, retry_at.max(refill_at)]
+                .into_iter()
+                .flatten()
+                .min();
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = sleep_until(wake_at) => {}
@@ -296,6 +321,9 @@ impl SparePool {
             exited_any: false,
             taken_live: std::mem::take(&mut state.taken_live),
             next_expiry: None,
+            refill_at: state
+                .first_take
+                .map(|taken| taken + self.config.refill_pause),
         };
         let mut kept = VecDeque::with_capacity(state.ready.len());
         for spare in state.ready.drain(..) {
@@ -396,6 +424,15 @@ impl SparePool {
             .ready
             .iter()
             .map(|spare| spare.process.pid())
+            .collect()
+    }
+
+    /// When each ready spare was started, oldest first.
+    fn borns(&self) -> Vec<Instant> {
+        lock(&self.state)
+            .ready
+            .iter()
+            .map(|spare| spare.born)
             .collect()
     }
 }

@@ -55,7 +55,7 @@ pub async fn scenario_payload(backend: Backend) -> Result<u64, String> {
     let echo = Stats::of(&mut echo_times);
     let big = Stats::of(&mut big_times);
     println!(
-        "payload: bytes={BYTES} runs={RUNS} errors={} echo_ok={echo_ok} echo_p50_ms={:.1} echo_max_ms={:.1} big_ok={big_ok} big_p50_ms={:.1} big_max_ms={:.1} proxy_rss_kib={} backend={}",
+        "payload: bytes={BYTES} runs={RUNS} errors={} echo_ok={echo_ok} echo_p50_ms={:.1} echo_max_ms={:.1} big_ok={big_ok} big_p50_ms={:.1} big_max_ms={:.1} proxy_rss_kib={} backend={} against={}",
         errors.count(),
         echo.p50_ms,
         echo.max_ms,
@@ -63,6 +63,7 @@ pub async fn scenario_payload(backend: Backend) -> Result<u64, String> {
         big.max_ms,
         rss_kib(proxy.pid).unwrap_or(0),
         backend.name(),
+        crate::proxy::against_name(),
     );
     close_sessions(&mcp, &[session], &errors).await;
     proxy.report_log_problems("payload");

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::env_usize;
 use crate::backend::Backend;
 use crate::mcp_client::{Mcp, close_sessions, open_sessions};
-use crate::procfs::{Cpu, ticks_to_us};
+use crate::procfs::{Cpu, cpu_ns, ticks_to_us};
 use crate::proxy::Proxy;
 use crate::stats::{Errors, Stats};
 
@@ -72,6 +72,7 @@ pub async fn scenario_calls(backend: Backend) -> Result<u64, String> {
     }
     warm.wait().await;
     let cpu_before = Cpu::sample(proxy.pid, &children);
+    let ns_before = cpu_ns(proxy.pid);
     let started = Instant::now();
     go.wait().await;
     let mut latencies = Vec::new();
@@ -83,21 +84,23 @@ pub async fn scenario_calls(backend: Backend) -> Result<u64, String> {
     }
     let elapsed = started.elapsed();
     let cpu_after = Cpu::sample(proxy.pid, &children);
+    let proxy_us = proxy_cpu_us(ns_before, proxy.pid, &cpu_before, &cpu_after);
     let calls = latencies.len() as u64;
     let stats = Stats::of(&mut latencies);
     let per_call = |ticks: u64| ticks_to_us(ticks) / calls.max(1) as f64;
     let errors_n = errors.count();
     println!(
-        "calls: sessions={SESSIONS} callers={CALLERS} calls={calls} errors={errors_n} secs={:.2} rps={:.0} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} proxy_cpu_us_per_call={:.1} backend_cpu_us_per_call={:.1} loader_cpu_us_per_call={:.1} backend={}",
+        "calls: sessions={SESSIONS} callers={CALLERS} calls={calls} errors={errors_n} secs={:.2} rps={:.0} p50_ms={:.3} p99_ms={:.3} max_ms={:.3} proxy_cpu_us_per_call={:.1} backend_cpu_us_per_call={:.1} loader_cpu_us_per_call={:.1} backend={} against={}",
         elapsed.as_secs_f64(),
         calls as f64 / elapsed.as_secs_f64(),
         stats.p50_ms,
         stats.p99_ms,
         stats.max_ms,
-        per_call(cpu_after.proxy - cpu_before.proxy),
+        proxy_us / calls.max(1) as f64,
         per_call(cpu_after.children - cpu_before.children),
         per_call(cpu_after.loader - cpu_before.loader),
         backend.name(),
+        crate::proxy::against_name(),
     );
     close_sessions(&mcp, &sessions, &errors).await;
     proxy.report_log_problems("calls");
@@ -121,6 +124,7 @@ pub async fn scenario_single(backend: Backend) -> Result<u64, String> {
     }
     let children = proxy.children();
     let cpu_before = Cpu::sample(proxy.pid, &children);
+    let ns_before = cpu_ns(proxy.pid);
     let started = Instant::now();
     let mut latencies = Vec::with_capacity(calls_total);
     for n in 0..calls_total {
@@ -135,19 +139,31 @@ pub async fn scenario_single(backend: Backend) -> Result<u64, String> {
         }
     }
     let cpu_after = Cpu::sample(proxy.pid, &children);
+    let proxy_us = proxy_cpu_us(ns_before, proxy.pid, &cpu_before, &cpu_after);
     let calls = latencies.len() as u64;
     let stats = Stats::of(&mut latencies);
     println!(
-        "single: calls={calls} errors={} p50_ms={:.3} p99_ms={:.3} mean_ms={:.3} max_ms={:.3} proxy_cpu_us_per_call={:.1} backend={}",
+        "single: calls={calls} errors={} p50_ms={:.3} p99_ms={:.3} mean_ms={:.3} max_ms={:.3} proxy_cpu_us_per_call={:.1} backend={} against={}",
         errors.count(),
         stats.p50_ms,
         stats.p99_ms,
         stats.mean_ms,
         stats.max_ms,
-        ticks_to_us(cpu_after.proxy - cpu_before.proxy) / calls.max(1) as f64,
+        proxy_us / calls.max(1) as f64,
         backend.name(),
+        crate::proxy::against_name(),
     );
     close_sessions(&mcp, &[session], &errors).await;
     proxy.report_log_problems("single");
     Ok(errors.count())
+}
+
+/// The proxy's CPU time between two samples, in microseconds: from the threads' schedstat
+/// (nanoseconds, exact) where the kernel has it, else from the 10 ms clock ticks of
+/// /proc/<pid>/stat, which sample whoever runs at each tick and so misattribute short bursts.
+fn proxy_cpu_us(ns_before: Option<u64>, pid: u32, before: &Cpu, after: &Cpu) -> f64 {
+    match (ns_before, cpu_ns(pid)) {
+        (Some(before), Some(after)) => after.saturating_sub(before) as f64 / 1000.0,
+        _ => ticks_to_us(after.proxy - before.proxy),
+    }
 }

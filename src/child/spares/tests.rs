@@ -23,6 +23,7 @@ fn config(command: CommandSpec, count: usize) -> PoolConfig {
         kill_grace: Duration::from_secs(2),
         backoff_min: Duration::from_millis(50),
         backoff_max: Duration::from_millis(200),
+        refill_pause: Duration::ZERO,
     }
 }
 
@@ -117,6 +118,41 @@ async fn fills_to_count_and_a_taken_spare_is_replaced() {
         ),
         2
     );
+}
+
+#[tokio::test]
+async fn a_replacement_waits_for_the_refill_pause_after_the_first_take() {
+    const PAUSE: Duration = Duration::from_millis(400);
+    let metrics = metrics();
+    let pool = SparePool::start(
+        PoolConfig {
+            refill_pause: PAUSE,
+            ..config(sh("exec cat"), 3)
+        },
+        metrics.clone(),
+    );
+    eventually("three spares are ready", || pool.pids().len() == 3).await;
+    let first_take = Instant::now();
+    let first = pool.take().expect("a spare is ready");
+    eventually("the first take is seen", || pool.pids().len() == 2).await;
+    // A second take within the pause does not push the refill further out.
+    let second = pool.take().expect("a spare is ready");
+    eventually("both replacements are ready", || pool.pids().len() == 3).await;
+    let borns = pool.borns();
+    assert!(
+        borns[1..].iter().all(|born| *born >= first_take + PAUSE),
+        "a replacement started before the pause had passed: {:?} after the take",
+        borns
+            .iter()
+            .map(|born| born.saturating_duration_since(first_take))
+            .collect::<Vec<_>>()
+    );
+    for (mut process, pipes) in [first, second] {
+        process
+            .stop(Some(pipes.stdin), Duration::from_secs(2))
+            .await;
+    }
+    pool.shutdown().await;
 }
 
 #[tokio::test]
