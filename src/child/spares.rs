@@ -35,13 +35,14 @@ use std::time::Duration;
 
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
-use tokio::task::{AbortHandle, JoinHandle, JoinSet};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::backoff::{Backoff, random_jitter};
 use crate::config::CommandSpec;
 use crate::metrics::{ProxyMetrics, SpareReplaced};
 use crate::process::{ChildPipes, ExitReport, ManagedProcess};
+use spare::{AbortOnDrop, Spare, stop};
 
 /// How the pool is configured.
 #[derive(Debug, Clone)]
@@ -116,31 +117,6 @@ struct Sweep {
     next_expiry: Option<Instant>,
     /// Before this instant no refill starts (a spare was taken just now).
     refill_at: Option<Instant>,
-}
-
-/// A started child waiting for a session.
-struct Spare {
-    process: ManagedProcess,
-    pipes: ChildPipes,
-    born: Instant,
-    /// The task that wakes the maintainer when this spare exits.
-    _watch: AbortOnDrop,
-}
-
-impl Spare {
-    /// How the spare ended, once it has (exited, its group swept, reaped).
-    fn exited(&self) -> Option<ExitReport> {
-        *self.process.exit_watch().borrow()
-    }
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(AbortHandle);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Longest wait for the spares to stop at shutdown, beyond the two grace periods of a stop.
@@ -376,22 +352,6 @@ impl SparePool {
     }
 }
 
-/// Stops a spare like any child: close its stdin, then escalate to its group.
-async fn stop(spare: Spare, grace: Duration, metrics: &ProxyMetrics) {
-    let Spare {
-        mut process, pipes, ..
-    } = spare;
-    let ChildPipes {
-        stdin,
-        stdout,
-        stderr,
-    } = pipes;
-    let report = process.stop(Some(stdin), grace).await;
-    drop((stdout, stderr));
-    metrics.child_exited("stopped");
-    tracing::debug!(pid = process.pid(), exit = %report, "spare child stopped");
-}
-
 /// The `cause` label of `child_exits_total` for an unexpected exit.
 fn exit_cause(report: ExitReport) -> &'static str {
     match report {
@@ -437,5 +397,6 @@ impl SparePool {
     }
 }
 
+mod spare;
 #[cfg(test)]
 mod tests;
