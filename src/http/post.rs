@@ -50,7 +50,10 @@ pub(super) async fn post_message(State(state): State<HttpState>, request: Reques
         );
     }
     if modern_header {
-        return state.serve_modern(headers, body).await;
+        // Boxed, like the other rare paths below: a future is as large as its largest
+        // branch, and axum moves this one to the heap on every request (the modern leg's
+        // state machines would make every legacy call copy about 8 KiB instead of 1).
+        return Box::pin(state.serve_modern(headers, body)).await;
     }
     // A session header must name a live session whatever the body holds: known before the
     // body is read. Without one, only the body tells an initialize from a mistake.
@@ -96,13 +99,13 @@ pub(super) async fn post_message(State(state): State<HttpState>, request: Reques
         Err(err) => return rpc_error(StatusCode::BAD_REQUEST, err.code(), &err.to_string()),
     };
     if session.is_none() && classify_post(headers, Some(&frame)) == Era::Modern {
-        return state.0.modern.serve(headers, frame).await;
+        return Box::pin(state.0.modern.serve(headers, frame)).await;
     }
     state.0.metrics.era.request(RequestEra::Legacy);
     let is_initialize = frame.kind() == FrameKind::Request && frame.method() == Some("initialize");
     let priming = priming_for(headers, is_initialize.then_some(&frame));
     match (is_initialize, session) {
-        (true, None) => state.open_session(frame, priming).await,
+        (true, None) => Box::pin(state.open_session(frame, priming)).await,
         (true, Some(_)) => rpc_error(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
