@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
-use super::spares::SparePool;
+use super::spares::{AnswerWatch, SparePool};
 use crate::config::CommandSpec;
 use crate::process::{ChildPipes, ExitReport, ManagedProcess, SpawnError};
 
@@ -54,16 +54,21 @@ pub struct Launched {
 impl Launcher {
     /// Starts one child of `spec` (or hands over a spare of it).
     pub async fn launch(&self, spec: &CommandSpec) -> Result<Launched, SpawnError> {
-        let (process, pipes, spare) = match self {
+        let (process, io, spare) = match self {
             Launcher::Os => {
                 let (process, pipes) = ManagedProcess::spawn(spec).await?;
-                (process, pipes, false)
+                (process, pipes.into(), false)
             }
             Launcher::Pooled(pool) => match pool.take() {
-                Some((process, pipes)) => (process, pipes, true),
+                Some((process, pipes, first_answer)) => {
+                    let mut io = ChildIo::from(pipes);
+                    // The pool starts the replacement once this process has answered.
+                    io.stdout = Box::new(AnswerWatch::new(io.stdout, first_answer));
+                    (process, io, true)
+                }
                 None => {
                     let (process, pipes) = ManagedProcess::spawn(spec).await?;
-                    (process, pipes, false)
+                    (process, pipes.into(), false)
                 }
             },
             #[cfg(test)]
@@ -78,7 +83,7 @@ impl Launcher {
         };
         Ok(Launched {
             process: ChildHandle::Os(process),
-            io: pipes.into(),
+            io,
             spare,
         })
     }

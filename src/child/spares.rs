@@ -11,7 +11,8 @@
 //!   third of a second of CPU on several threads) would otherwise compete for the cores with
 //!   the taken process answering its first `initialize`, the one moment a warm start is for.
 //!   The pause counts from the first take since the last refill began, so under a stream of
-//!   takes refills are delayed once, not starved. The
+//!   takes refills are delayed once, not starved, and it ends early once every taken spare
+//!   has written its first answer ([`FirstAnswer`]). The
 //!   session's child still receives the client's own `initialize`: a spare has been sent
 //!   nothing.
 //! - While a spare waits, nothing reads its stdout or stderr. A server writes nothing on
@@ -42,6 +43,7 @@ use crate::backoff::{Backoff, random_jitter};
 use crate::config::CommandSpec;
 use crate::metrics::{ProxyMetrics, SpareReplaced};
 use crate::process::{ChildPipes, ExitReport, ManagedProcess};
+pub use first_answer::{AnswerWatch, FirstAnswer};
 use spare::{AbortOnDrop, Spare, stop};
 
 /// How the pool is configured.
@@ -100,6 +102,9 @@ struct PoolState {
     taken_live: bool,
     /// The first take since the last refill began: refills wait for the pause after it.
     first_take: Option<Instant>,
+    /// Spares handed out whose process has not written anything yet: while there are any,
+    /// refills wait (for the pause at most).
+    awaiting_answer: usize,
 }
 
 /// What one look at the ready spares found.
@@ -134,6 +139,7 @@ impl SparePool {
                 mode: Mode::Filling,
                 taken_live: false,
                 first_take: None,
+                awaiting_answer: 0,
             }),
             wake: Arc::new(Notify::new()),
             maintainer: Mutex::new(None),
@@ -143,9 +149,11 @@ impl SparePool {
         pool
     }
 
-    /// A live spare, the oldest, if one is ready; the maintainer then starts a replacement.
-    /// Spares found exited on the way are dropped and counted.
-    pub fn take(&self) -> Option<(ManagedProcess, ChildPipes)> {
+    /// A live spare, the oldest, if one is ready; the maintainer then starts a replacement
+    /// once the spare has answered or the refill pause has passed. The caller drops the
+    /// [`FirstAnswer`] when the process first writes (see [`AnswerWatch`]). Spares found
+    /// exited on the way are dropped and counted.
+    pub fn take(self: &Arc<SparePool>) -> Option<(ManagedProcess, ChildPipes, FirstAnswer)> {
         let mut state = lock(&self.state);
         let mut taken = None;
         while let Some(spare) = state.ready.pop_front() {
@@ -159,6 +167,7 @@ impl SparePool {
         }
         state.taken_live |= taken.is_some();
         state.first_take.get_or_insert_with(Instant::now);
+        state.awaiting_answer += usize::from(taken.is_some());
         self.gauge.set(gauge_value(state.ready.len()));
         drop(state);
         self.wake.notify_one();
@@ -168,7 +177,8 @@ impl SparePool {
             waited_ms = spare.born.elapsed().as_millis() as u64,
             "a session took a spare child"
         );
-        Some((spare.process, spare.pipes))
+        let first_answer = FirstAnswer::new(Arc::downgrade(self));
+        Some((spare.process, spare.pipes, first_answer))
     }
 
     /// Shutdown has begun: no spare is replaced any more.
@@ -299,6 +309,7 @@ impl SparePool {
             next_expiry: None,
             refill_at: state
                 .first_take
+                .filter(|_| state.awaiting_answer > 0)
                 .map(|taken| taken + self.config.refill_pause),
         };
         let mut kept = VecDeque::with_capacity(state.ready.len());
@@ -397,6 +408,7 @@ impl SparePool {
     }
 }
 
+mod first_answer;
 mod spare;
 #[cfg(test)]
 mod tests;

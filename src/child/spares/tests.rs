@@ -74,7 +74,8 @@ async fn fills_to_count_and_a_taken_spare_is_replaced() {
     assert!(before.iter().all(|pid| alive(*pid)), "{before:?}");
     assert_eq!(sample(&metrics, "hyper_mcp_proxy_spare_children"), 2);
 
-    let (mut process, pipes) = pool.take().expect("a spare is ready");
+    let (mut process, pipes, first_answer) = pool.take().expect("a spare is ready");
+    drop(first_answer);
     assert_eq!(process.pid(), before[0], "the oldest spare goes first");
     eventually("a replacement is ready", || pool.pids().len() == 2).await;
     let after = pool.pids();
@@ -147,11 +148,41 @@ async fn a_replacement_waits_for_the_refill_pause_after_the_first_take() {
             .map(|born| born.saturating_duration_since(first_take))
             .collect::<Vec<_>>()
     );
-    for (mut process, pipes) in [first, second] {
+    for (mut process, pipes, _first_answer) in [first, second] {
         process
             .stop(Some(pipes.stdin), Duration::from_secs(2))
             .await;
     }
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_replacement_starts_once_the_taken_spare_has_answered() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let metrics = metrics();
+    let pool = SparePool::start(
+        PoolConfig {
+            // Longer than the test's deadline: only the answer can start the refill.
+            refill_pause: Duration::from_secs(3600),
+            ..config(sh("exec cat"), 1)
+        },
+        metrics.clone(),
+    );
+    eventually("a spare is ready", || pool.pids().len() == 1).await;
+    let (mut process, pipes, first_answer) = pool.take().expect("a spare is ready");
+    let ChildPipes {
+        mut stdin, stdout, ..
+    } = pipes;
+    let mut stdout = AnswerWatch::new(stdout, first_answer);
+    stdin.write_all(b"{}\n").await.unwrap();
+    let mut answer = [0u8; 3];
+    tokio::time::timeout(DEADLINE, stdout.read_exact(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&answer, b"{}\n");
+    eventually("the replacement is ready", || pool.pids().len() == 1).await;
+    process.stop(Some(stdin), Duration::from_secs(2)).await;
     pool.shutdown().await;
 }
 
@@ -197,7 +228,7 @@ async fn a_dead_spare_is_never_handed_out() {
     // SAFETY: plain kill(2) on a child this test started.
     assert_eq!(unsafe { libc::kill(dead as i32, libc::SIGKILL) }, 0);
     eventually("the spare's exit is published", || reaped(dead)).await;
-    if let Some((process, _pipes)) = pool.take() {
+    if let Some((process, _pipes, _first_answer)) = pool.take() {
         assert_ne!(process.pid(), dead, "an exited spare was handed out");
     }
     pool.shutdown().await;
@@ -276,7 +307,7 @@ async fn draining_stops_the_refills_and_shutdown_stops_every_spare() {
     let pool = SparePool::start(config(sh("exec cat"), 2), metrics.clone());
     eventually("two spares are ready", || pool.pids().len() == 2).await;
     pool.drain();
-    let (mut taken, pipes) = pool.take().expect("a spare is ready");
+    let (mut taken, pipes, _first_answer) = pool.take().expect("a spare is ready");
     // Nothing to await: the absence of a replacement needs a little time to show.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let left = pool.pids();
