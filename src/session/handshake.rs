@@ -10,14 +10,17 @@ use std::collections::HashMap;
 use rmcp::model::ProtocolVersion;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::frame::{Frame, FrameKind};
 
 /// The client's declarations, in the form they are replayed.
 #[derive(Debug, Default)]
 pub struct HandshakeRecord {
-    /// `params` of the client's `initialize`, verbatim.
-    initialize_params: Option<Value>,
+    /// `params` of the client's `initialize`, verbatim, as compact JSON text: kept for the
+    /// session's whole life and read only on a restart, where a tree would cost about ten
+    /// times the bytes (`preserve_order` maps).
+    initialize_params: Option<Box<RawValue>>,
     /// The protocol version the first child negotiated; a restarted child must agree.
     protocol_version: Option<String>,
     /// `params` of the last `logging/setLevel`.
@@ -42,7 +45,10 @@ enum Declaration {
 impl HandshakeRecord {
     /// Remembers the client's `initialize` params, verbatim.
     pub fn observe_initialize(&mut self, frame: &Frame) {
-        self.initialize_params = frame.params().cloned();
+        // Serializing a `Value` cannot fail: its map keys are strings.
+        self.initialize_params = frame
+            .params()
+            .and_then(|params| serde_json::value::to_raw_value(params).ok());
     }
 
     /// Notes a client request forwarded under `proxy_id`, if it declares something.
@@ -71,6 +77,7 @@ impl HandshakeRecord {
         let Some(declaration) = self.pending.remove(&proxy_id) else {
             return;
         };
+        self.release_pending();
         if !accepted {
             return;
         }
@@ -90,11 +97,19 @@ impl HandshakeRecord {
     /// timed out, failed): the client was told it did not happen, so it is never replayed.
     pub fn forget(&mut self, proxy_id: u64) {
         self.pending.remove(&proxy_id);
+        self.release_pending();
     }
 
     /// Forgets declarations that will never be answered (their child died).
     pub fn forget_pending(&mut self) {
-        self.pending.clear();
+        self.pending = HashMap::new();
+    }
+
+    /// An emptied `HashMap` keeps its buckets; an idle session holds none.
+    fn release_pending(&mut self) {
+        if self.pending.is_empty() {
+            self.pending = HashMap::new();
+        }
     }
 
     /// Remembers the protocol version of the first successful `initialize`.
@@ -111,11 +126,13 @@ impl HandshakeRecord {
 
     /// The replayed `initialize` request, under proxy id `id`.
     pub fn initialize(&self, id: u64) -> Frame {
-        Frame::request(
-            Value::from(id),
-            "initialize",
-            self.initialize_params.clone(),
-        )
+        // The text is JSON this record wrote; `arbitrary_precision` and `preserve_order` make
+        // the round trip exact (number spellings, key order).
+        let params = self
+            .initialize_params
+            .as_ref()
+            .and_then(|raw| serde_json::from_str(raw.get()).ok());
+        Frame::request(Value::from(id), "initialize", params)
     }
 
     /// What follows a successful replayed `initialize`, in order; requests get ids from
@@ -249,5 +266,24 @@ mod tests {
             "only notifications/initialized"
         );
         assert!(record.pending.is_empty());
+        assert_eq!(record.pending.capacity(), 0);
+    }
+
+    #[test]
+    fn replayed_initialize_keeps_order_and_number_spellings_or_has_no_params() {
+        let mut record = HandshakeRecord::default();
+        record.observe_initialize(&client(
+            r#"{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"z":[1e400,-0.0,12345678901234567890123],"a":{"y":null,"b":"\u00e9"}}}"#,
+        ));
+        assert_eq!(
+            std::str::from_utf8(&record.initialize(7).to_bytes()).unwrap(),
+            // As before the params were kept as text: the tree spells `1e400` as `1e+400`.
+            r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"z":[1e+400,-0.0,12345678901234567890123],"a":{"y":null,"b":"é"}}}"#
+        );
+        record.observe_initialize(&client(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#));
+        assert_eq!(
+            record.initialize(8).to_bytes(),
+            &br#"{"jsonrpc":"2.0","id":8,"method":"initialize"}"#[..]
+        );
     }
 }

@@ -99,14 +99,26 @@ impl ClientRequests {
         {
             self.by_progress_token.remove(token);
         }
+        if self.requests.is_empty() {
+            self.release();
+        }
         Some(request)
     }
 
     /// Every request, removed (the child died or the session ends).
     pub fn drain(&mut self) -> Vec<ClientRequest> {
-        self.by_client_id.clear();
-        self.by_progress_token.clear();
-        std::mem::take(&mut self.requests).into_values().collect()
+        let requests = std::mem::take(&mut self.requests).into_values().collect();
+        self.release();
+        requests
+    }
+
+    /// Frees the tables' memory once nothing is in flight. Emptied, a `BTreeMap` keeps its
+    /// root node (11 entries, about 3 KiB here) and a `HashMap` its buckets: an idle session
+    /// would hold them for good. Both allocate again, lazily, with the next request.
+    fn release(&mut self) {
+        self.requests = BTreeMap::new();
+        self.by_client_id = HashMap::new();
+        self.by_progress_token = HashMap::new();
     }
 
     /// The proxy id of the in-flight request the client knows as `client_id`.
@@ -228,6 +240,11 @@ impl ServerRequests {
             if self.by_child_id.get(&key) == Some(&outbound_id) {
                 self.by_child_id.remove(&key);
             }
+        }
+        if self.requests.is_empty() {
+            // Emptied hash maps keep their buckets; an idle session holds none.
+            self.requests = HashMap::new();
+            self.by_child_id = HashMap::new();
         }
         Some(request)
     }
@@ -351,6 +368,50 @@ mod tests {
         assert!(table.finish(new).is_some());
         assert_eq!(table.outbound_id_of(1, &json!(7)), None);
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn client_tables_give_back_their_memory_when_nothing_is_in_flight() {
+        let mut table = ClientRequests::default();
+        let (stream_a, _rx_a) = StreamSender::open(1, 4, Priming::None);
+        let (stream_b, _rx_b) = StreamSender::open(2, 4, Priming::None);
+        let a = table.begin(&mut request("\"a\"", Some("tok-a")), stream_a);
+        let b = table.begin(&mut request("\"b\"", None), stream_b);
+        assert!(table.finish(a).is_some());
+        // One request still in flight: its mappings stay usable.
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.proxy_id_of(&json!("b")), Some(b));
+        assert!(table.by_client_id.capacity() > 0);
+        assert!(table.finish(b).is_some());
+        assert!(table.is_empty());
+        assert_eq!(table.by_client_id.capacity(), 0);
+        assert_eq!(table.by_progress_token.capacity(), 0);
+        // Ids go on from where they were, and the tables fill again.
+        let (stream_c, _rx_c) = StreamSender::open(3, 4, Priming::None);
+        let c = table.begin(&mut request("\"a\"", Some("tok-c")), stream_c);
+        assert_eq!(c, 3);
+        assert_eq!(table.proxy_id_of(&json!("a")), Some(3));
+        assert_eq!(table.with_progress_token(&json!("tok-c")), Some(3));
+        assert_eq!(table.drain().len(), 1);
+        assert_eq!(table.by_client_id.capacity(), 0);
+        assert_eq!(table.by_progress_token.capacity(), 0);
+        assert_eq!(table.proxy_id_of(&json!("a")), None);
+    }
+
+    #[test]
+    fn server_tables_give_back_their_memory_when_nothing_waits() {
+        let mut table = ServerRequests::default();
+        let text = br#"{"jsonrpc":"2.0","id":"s","method":"roots/list"}"#;
+        let first = table.begin(&mut Frame::parse(text).unwrap(), 1);
+        let second = table.begin(&mut Frame::parse(text).unwrap(), 2);
+        assert!(table.finish(first).is_some());
+        assert_eq!(table.outbound_id_of(2, &json!("s")), Some(second));
+        assert!(table.requests.capacity() > 0);
+        assert!(table.finish(second).is_some());
+        assert_eq!(table.requests.capacity(), 0);
+        assert_eq!(table.by_child_id.capacity(), 0);
+        assert_eq!(table.begin(&mut Frame::parse(text).unwrap(), 2), 3);
+        assert_eq!(table.outbound_id_of(2, &json!("s")), Some(3));
     }
 
     #[tokio::test(start_paused = true)]
