@@ -99,8 +99,9 @@ struct CurrentChild {
 pub struct SessionState {
     id: SessionId,
     kind: SessionKind,
-    /// The client's `initialize`, handled in `post_start`.
-    initialize: Option<(Frame, StreamSender)>,
+    /// The client's `initialize`, handled in `post_start`. Boxed: the state lives in the
+    /// actor's task for the session's whole life, and this is empty after its first moment.
+    initialize: Option<Box<(Frame, StreamSender)>>,
     /// Every log line of the session is inside it.
     span: Span,
     config: Arc<SessionConfig>,
@@ -172,7 +173,7 @@ impl Actor for SessionSupervisor {
         args.stats.client_active(now);
         Ok(SessionState {
             kind: args.kind,
-            initialize: args.initialize,
+            initialize: args.initialize.map(Box::new),
             span: tracing::info_span!(
                 "session",
                 id = args.id.log_id(),
@@ -222,7 +223,7 @@ impl Actor for SessionSupervisor {
                 SessionMsg::Timer(SessionTimer::IdleCheck)
             });
         }
-        if let Some((frame, stream)) = state.initialize.take() {
+        if let Some((frame, stream)) = state.initialize.take().map(|first| *first) {
             if let Some(spawning) = state.on_client_request(&myself, frame, stream, None) {
                 spawning.await;
             }

@@ -22,9 +22,10 @@ pub struct HandshakeRecord {
     /// times the bytes (`preserve_order` maps).
     initialize_params: Option<Box<RawValue>>,
     /// The protocol version the first child negotiated; a restarted child must agree.
-    protocol_version: Option<String>,
-    /// `params` of the last `logging/setLevel`.
-    log_level: Option<Value>,
+    protocol_version: Option<Box<str>>,
+    /// `params` of the last `logging/setLevel`, as compact JSON text (like the `initialize`
+    /// params: read only on a restart).
+    log_level: Option<Box<RawValue>>,
     /// `params` of each active `resources/subscribe`, by uri, in subscription order.
     subscriptions: Vec<(String, Value)>,
     /// Declarations forwarded and not answered yet, by proxy id.
@@ -45,10 +46,7 @@ enum Declaration {
 impl HandshakeRecord {
     /// Remembers the client's `initialize` params, verbatim.
     pub fn observe_initialize(&mut self, frame: &Frame) {
-        // Serializing a `Value` cannot fail: its map keys are strings.
-        self.initialize_params = frame
-            .params()
-            .and_then(|params| serde_json::value::to_raw_value(params).ok());
+        self.initialize_params = frame.params().and_then(raw);
     }
 
     /// Notes a client request forwarded under `proxy_id`, if it declares something.
@@ -82,7 +80,7 @@ impl HandshakeRecord {
             return;
         }
         match declaration {
-            Declaration::LogLevel(params) => self.log_level = Some(params),
+            Declaration::LogLevel(params) => self.log_level = raw(&params),
             Declaration::Subscribe(uri, params) => {
                 self.subscriptions.retain(|(known, _)| *known != uri);
                 self.subscriptions.push((uri, params));
@@ -115,7 +113,7 @@ impl HandshakeRecord {
     /// Remembers the protocol version of the first successful `initialize`.
     pub fn observe_initialize_result(&mut self, result: Option<&Value>) {
         if self.protocol_version.is_none() {
-            self.protocol_version = negotiated_version(result);
+            self.protocol_version = negotiated_version(result).map(String::into_boxed_str);
         }
     }
 
@@ -126,12 +124,7 @@ impl HandshakeRecord {
 
     /// The replayed `initialize` request, under proxy id `id`.
     pub fn initialize(&self, id: u64) -> Frame {
-        // The text is JSON this record wrote; `arbitrary_precision` and `preserve_order` make
-        // the round trip exact (number spellings, key order).
-        let params = self
-            .initialize_params
-            .as_ref()
-            .and_then(|raw| serde_json::from_str(raw.get()).ok());
+        let params = self.initialize_params.as_deref().and_then(tree);
         Frame::request(Value::from(id), "initialize", params)
     }
 
@@ -139,11 +132,11 @@ impl HandshakeRecord {
     /// `next_id`.
     pub fn after_initialize(&self, mut next_id: impl FnMut() -> u64) -> Vec<Frame> {
         let mut frames = vec![Frame::notification("notifications/initialized", None)];
-        if let Some(params) = &self.log_level {
+        if let Some(params) = self.log_level.as_deref().and_then(tree) {
             frames.push(Frame::request(
                 Value::from(next_id()),
                 "logging/setLevel",
-                Some(params.clone()),
+                Some(params),
             ));
         }
         for (_, params) in &self.subscriptions {
@@ -164,6 +157,17 @@ pub fn negotiated_version(result: Option<&Value>) -> Option<String> {
     ProtocolVersion::deserialize(version)
         .ok()
         .map(|version| version.to_string())
+}
+
+/// `params` as compact JSON text. Serializing a `Value` cannot fail: its map keys are strings.
+fn raw(params: &Value) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(params).ok()
+}
+
+/// Text [`raw`] wrote, as a tree again: `arbitrary_precision` and `preserve_order` make the
+/// round trip exact (number spellings, key order).
+fn tree(raw: &RawValue) -> Option<Value> {
+    serde_json::from_str(raw.get()).ok()
 }
 
 fn uri_of(frame: &Frame) -> Option<(String, Value)> {
