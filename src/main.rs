@@ -78,8 +78,8 @@ const DEFAULT_LOG_FILTER: &str = "info,hyper_mcp_proxy=debug,ractor::actor=warn"
 /// journald) never blocks the runtime; past [`LOG_QUEUE_LINES`] waiting lines, new ones are
 /// dropped and counted.
 fn init_tracing(format: LogFormat) -> (WorkerGuard, ErrorCounter) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(LOG_QUEUE_LINES)
