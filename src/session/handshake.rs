@@ -270,7 +270,28 @@ mod tests {
             "only notifications/initialized"
         );
         assert!(record.pending.is_empty());
+    }
+
+    #[test]
+    fn settled_declarations_give_back_their_memory() {
+        let mut record = HandshakeRecord::default();
+        let level =
+            r#"{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}}"#;
+        record.observe_forwarded(1, &client(level));
+        record.observe_forwarded(2, &client(level));
+        record.observe_answer(1, true);
+        assert!(record.pending.capacity() > 0, "one is still pending");
+        record.forget(2);
         assert_eq!(record.pending.capacity(), 0);
+        record.observe_forwarded(3, &client(level));
+        record.forget_pending();
+        assert_eq!(record.pending.capacity(), 0);
+        let replay = record.after_initialize(|| 7);
+        assert_eq!(
+            replay[1].to_bytes(),
+            &br#"{"jsonrpc":"2.0","id":7,"method":"logging/setLevel","params":{"level":"debug"}}"#
+                [..]
+        );
     }
 
     #[test]
@@ -281,7 +302,7 @@ mod tests {
         ));
         assert_eq!(
             std::str::from_utf8(&record.initialize(7).to_bytes()).unwrap(),
-            // As before the params were kept as text: the tree spells `1e400` as `1e+400`.
+            // What the replay sent when the params were kept as a tree, which spells `1e400` `1e+400`.
             r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"z":[1e+400,-0.0,12345678901234567890123],"a":{"y":null,"b":"é"}}}"#
         );
         record.observe_initialize(&client(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#));
