@@ -136,7 +136,9 @@ impl Actor for ChildProcess {
                 // Dropping stdin (with whatever was still queued) is the first step of the
                 // graceful stop; the writer may be blocked on a child that does not read.
                 state.writer.abort();
-                let report = state.process.stop(state.kill_grace).await;
+                // Boxed (here and for `reap`): ractor sizes an actor's idle message loop for
+                // its largest handler future, so the rare waits allocate only when they run.
+                let report = Box::pin(state.process.stop(state.kill_grace)).await;
                 let _ = reply.send(report);
                 myself.stop(None);
             }
@@ -147,7 +149,7 @@ impl Actor for ChildProcess {
             ChildMsg::StdoutClosed => {
                 // Waits for the exit, escalating if the process lingers without its stdout;
                 // the reader reports the exit once this resolves it.
-                let _ = state.process.reap(state.kill_grace).await;
+                let _ = Box::pin(state.process.reap(state.kill_grace)).await;
             }
             ChildMsg::OutputFinished => myself.stop(None),
         }

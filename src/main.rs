@@ -69,12 +69,17 @@ fn run_demo_server() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The log filter when `RUST_LOG` is not set. `ractor::actor=warn`: ractor opens two INFO
+/// spans ("Actor", with its id) per actor that last as long as it does, four per session, about
+/// 1 KiB of registry entries and formatted fields; its own events there are warnings and errors.
+const DEFAULT_LOG_FILTER: &str = "info,hyper_mcp_proxy=debug,ractor::actor=warn";
+
 /// Logs to stderr through a writer thread: a slow stderr reader (a full pipe, a stalled
 /// journald) never blocks the runtime; past [`LOG_QUEUE_LINES`] waiting lines, new ones are
 /// dropped and counted.
 fn init_tracing(format: LogFormat) -> (WorkerGuard, ErrorCounter) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,hyper_mcp_proxy=debug"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(true)
         .buffered_lines_limit(LOG_QUEUE_LINES)

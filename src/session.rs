@@ -99,8 +99,9 @@ struct CurrentChild {
 pub struct SessionState {
     id: SessionId,
     kind: SessionKind,
-    /// The client's `initialize`, handled in `post_start`.
-    initialize: Option<(Frame, StreamSender)>,
+    /// The client's `initialize`, handled in `post_start`. Boxed: the state lives in the
+    /// actor's task for the session's whole life, and this is empty after its first moment.
+    initialize: Option<Box<(Frame, StreamSender)>>,
     /// Every log line of the session is inside it.
     span: Span,
     config: Arc<SessionConfig>,
@@ -143,6 +144,12 @@ pub struct SessionState {
 
 type Timer = tokio::task::JoinHandle<Result<(), ractor::MessagingErr<SessionMsg>>>;
 
+/// A handler's work that waits (a child's spawn), boxed so that only a spawn under way pays
+/// for its future: ractor keeps one future for an actor's whole message loop, sized for the
+/// largest handler future twice over (it moves that future into a `select!`). Inline, this
+/// rare wait would make every idle session hold kilobytes of future.
+type Waiting<'a> = futures_util::future::BoxFuture<'a, ()>;
+
 /// How long a message may wait in the backlog for a GET stream.
 const BACKLOG_MAX_AGE: Duration = Duration::from_secs(30);
 /// How many messages the backlog keeps.
@@ -166,7 +173,7 @@ impl Actor for SessionSupervisor {
         args.stats.client_active(now);
         Ok(SessionState {
             kind: args.kind,
-            initialize: args.initialize,
+            initialize: args.initialize.map(Box::new),
             span: tracing::info_span!(
                 "session",
                 id = args.id.log_id(),
@@ -216,8 +223,10 @@ impl Actor for SessionSupervisor {
                 SessionMsg::Timer(SessionTimer::IdleCheck)
             });
         }
-        if let Some((frame, stream)) = state.initialize.take() {
-            state.on_client_request(&myself, frame, stream, None).await;
+        if let Some((frame, stream)) = state.initialize.take().map(|first| *first) {
+            if let Some(spawning) = state.on_client_request(&myself, frame, stream, None) {
+                spawning.await;
+            }
         } else if state.kind == SessionKind::Passthrough {
             state.start_stateless(&myself).await;
         }
@@ -235,40 +244,8 @@ impl Actor for SessionSupervisor {
             // Unreachable already; whatever still arrives is dropped with the actor.
             return Ok(());
         }
-        match message {
-            SessionMsg::Request {
-                frame,
-                stream,
-                permit,
-                charge,
-            } => {
-                // The message is taken: its room in the mailbox is free again.
-                drop(permit);
-                state.client_active();
-                state
-                    .on_client_request(&myself, frame, stream, Some(charge))
-                    .await
-            }
-            SessionMsg::ClientMessage {
-                frame,
-                permit,
-                charge,
-            } => {
-                drop(permit);
-                state.client_active();
-                state.on_client_message(frame, Some(charge))
-            }
-            SessionMsg::AttachGetStream { stream, resume } => {
-                state.client_active();
-                state.on_listen(&myself, stream, resume)
-            }
-            SessionMsg::InitializeAbandoned => state.on_initialize_abandoned(&myself),
-            SessionMsg::Drain => {
-                tracing::info!(parent: &state.span, in_flight = state.requests.len(), "draining: no new requests; the session ends when the requests in flight are answered");
-                state.draining = true;
-            }
-            SessionMsg::Child(event) => state.on_child_event(&myself, event),
-            SessionMsg::Timer(timer) => state.on_timer(&myself, timer).await,
+        if let Some(spawning) = state.dispatch(&myself, message) {
+            spawning.await;
         }
         if state.closing.is_some() {
             return Ok(());
@@ -324,6 +301,48 @@ impl Actor for SessionSupervisor {
 }
 
 impl SessionState {
+    /// Handles one message; only starting a child waits, and that work is returned.
+    fn dispatch<'a>(
+        &'a mut self,
+        myself: &'a ActorRef<SessionMsg>,
+        message: SessionMsg,
+    ) -> Option<Waiting<'a>> {
+        match message {
+            SessionMsg::Request {
+                frame,
+                stream,
+                permit,
+                charge,
+            } => {
+                // The message is taken: its room in the mailbox is free again.
+                drop(permit);
+                self.client_active();
+                return self.on_client_request(myself, frame, stream, Some(charge));
+            }
+            SessionMsg::ClientMessage {
+                frame,
+                permit,
+                charge,
+            } => {
+                drop(permit);
+                self.client_active();
+                self.on_client_message(frame, Some(charge))
+            }
+            SessionMsg::AttachGetStream { stream, resume } => {
+                self.client_active();
+                self.on_listen(myself, stream, resume)
+            }
+            SessionMsg::InitializeAbandoned => self.on_initialize_abandoned(myself),
+            SessionMsg::Drain => {
+                tracing::info!(parent: &self.span, in_flight = self.requests.len(), "draining: no new requests; the session ends when the requests in flight are answered");
+                self.draining = true;
+            }
+            SessionMsg::Child(event) => self.on_child_event(myself, event),
+            SessionMsg::Timer(timer) => return self.on_timer(myself, timer),
+        }
+        None
+    }
+
     fn client_active(&mut self) {
         self.last_client_activity = Instant::now();
         self.stats.client_active(self.last_client_activity);
@@ -363,10 +382,14 @@ impl SessionState {
         }
     }
 
-    async fn on_timer(&mut self, myself: &ActorRef<SessionMsg>, timer: SessionTimer) {
+    fn on_timer<'a>(
+        &'a mut self,
+        myself: &'a ActorRef<SessionMsg>,
+        timer: SessionTimer,
+    ) -> Option<Waiting<'a>> {
         match timer {
             SessionTimer::Tick => self.on_tick(myself),
-            SessionTimer::Respawn => self.respawn(myself).await,
+            SessionTimer::Respawn => return Some(Box::pin(self.respawn(myself))),
             SessionTimer::Ping => self.on_ping(myself),
             SessionTimer::PingDeadline {
                 proxy_id,
@@ -375,5 +398,6 @@ impl SessionState {
             SessionTimer::IdleCheck => self.on_idle_check(myself),
             SessionTimer::ReplayDeadline { generation } => self.on_replay_deadline(generation),
         }
+        None
     }
 }

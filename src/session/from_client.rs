@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::failure::ProxyError;
 use super::inflight::proxy_number;
-use super::{Phase, SessionMsg, SessionState};
+use super::{Phase, SessionMsg, SessionState, Waiting};
 use crate::budget::Charge;
 use crate::frame::{Frame, FrameKind, INVALID_REQUEST, SERVER_ERROR};
 use crate::metrics::{FailReason, Limit};
@@ -14,14 +14,15 @@ use crate::protocol::CloseReason;
 use crate::stream::{EventId, StreamEnd, StreamSender};
 
 impl SessionState {
-    /// A client request: forward it under a fresh proxy id.
-    pub(super) async fn on_client_request(
-        &mut self,
-        myself: &ActorRef<SessionMsg>,
-        mut frame: Frame,
+    /// A client request: forward it under a fresh proxy id. The session's first request,
+    /// `initialize`, starts the child: that work is returned for the caller to await.
+    pub(super) fn on_client_request<'a>(
+        &'a mut self,
+        myself: &'a ActorRef<SessionMsg>,
+        frame: Frame,
         mut stream: StreamSender,
         charge: Option<Charge>,
-    ) {
+    ) -> Option<Waiting<'a>> {
         stream.set_budget(self.budgets.to_client.clone());
         if self.phase == Phase::AwaitingInitialize {
             if frame.method() != Some("initialize") {
@@ -31,30 +32,9 @@ impl SessionState {
                     FailReason::Limit,
                 );
                 self.fail_unforwarded(&frame, stream, &error);
-                return;
+                return None;
             }
-            if let Err(cause) = self.start_child(myself).await {
-                let command = self.config.command.display();
-                tracing::error!(parent: &self.span, %command, %cause, "cannot start the MCP server; check the command after `--`");
-                let message = format!("cannot start MCP server `{command}`: {cause}");
-                let data = json!({ "command": command, "cause": cause.to_string() });
-                let error =
-                    ProxyError::new(SERVER_ERROR, message, FailReason::ChildExited).with_data(data);
-                self.fail_unforwarded(&frame, stream, &error);
-                self.close(myself, CloseReason::SpawnFailed);
-                return;
-            }
-            self.handshake.observe_initialize(&frame);
-            self.restarts.child_started();
-            let proxy_id = self.requests.begin(&mut frame, stream);
-            self.metrics
-                .request_started(self.requests.method_of(proxy_id));
-            self.phase = Phase::Initializing(proxy_id);
-            self.write_to_child(&frame, charge);
-            if self.config.request_timeout.is_some() {
-                self.schedule_tick(myself);
-            }
-            return;
+            return Some(Box::pin(self.on_initialize(myself, frame, stream, charge)));
         }
         if self.draining {
             let error = ProxyError::new(
@@ -77,6 +57,38 @@ impl SessionState {
             self.hold(frame, Some(stream), charge);
         } else {
             self.forward_request(myself, frame, stream, charge);
+        }
+        None
+    }
+
+    /// The client's `initialize`: start the child, then forward it.
+    async fn on_initialize(
+        &mut self,
+        myself: &ActorRef<SessionMsg>,
+        mut frame: Frame,
+        stream: StreamSender,
+        charge: Option<Charge>,
+    ) {
+        if let Err(cause) = self.start_child(myself).await {
+            let command = self.config.command.display();
+            tracing::error!(parent: &self.span, %command, %cause, "cannot start the MCP server; check the command after `--`");
+            let message = format!("cannot start MCP server `{command}`: {cause}");
+            let data = json!({ "command": command, "cause": cause.to_string() });
+            let error =
+                ProxyError::new(SERVER_ERROR, message, FailReason::ChildExited).with_data(data);
+            self.fail_unforwarded(&frame, stream, &error);
+            self.close(myself, CloseReason::SpawnFailed);
+            return;
+        }
+        self.handshake.observe_initialize(&frame);
+        self.restarts.child_started();
+        let proxy_id = self.requests.begin(&mut frame, stream);
+        self.metrics
+            .request_started(self.requests.method_of(proxy_id));
+        self.phase = Phase::Initializing(proxy_id);
+        self.write_to_child(&frame, charge);
+        if self.config.request_timeout.is_some() {
+            self.schedule_tick(myself);
         }
     }
 

@@ -10,18 +10,22 @@ use std::collections::HashMap;
 use rmcp::model::ProtocolVersion;
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::frame::{Frame, FrameKind};
 
 /// The client's declarations, in the form they are replayed.
 #[derive(Debug, Default)]
 pub struct HandshakeRecord {
-    /// `params` of the client's `initialize`, verbatim.
-    initialize_params: Option<Value>,
+    /// `params` of the client's `initialize`, verbatim, as compact JSON text: kept for the
+    /// session's whole life and read only on a restart, where a tree would cost about ten
+    /// times the bytes (`preserve_order` maps).
+    initialize_params: Option<Box<RawValue>>,
     /// The protocol version the first child negotiated; a restarted child must agree.
-    protocol_version: Option<String>,
-    /// `params` of the last `logging/setLevel`.
-    log_level: Option<Value>,
+    protocol_version: Option<Box<str>>,
+    /// `params` of the last `logging/setLevel`, as compact JSON text (like the `initialize`
+    /// params: read only on a restart).
+    log_level: Option<Box<RawValue>>,
     /// `params` of each active `resources/subscribe`, by uri, in subscription order.
     subscriptions: Vec<(String, Value)>,
     /// Declarations forwarded and not answered yet, by proxy id.
@@ -42,7 +46,7 @@ enum Declaration {
 impl HandshakeRecord {
     /// Remembers the client's `initialize` params, verbatim.
     pub fn observe_initialize(&mut self, frame: &Frame) {
-        self.initialize_params = frame.params().cloned();
+        self.initialize_params = frame.params().and_then(raw);
     }
 
     /// Notes a client request forwarded under `proxy_id`, if it declares something.
@@ -71,11 +75,12 @@ impl HandshakeRecord {
         let Some(declaration) = self.pending.remove(&proxy_id) else {
             return;
         };
+        self.release_pending();
         if !accepted {
             return;
         }
         match declaration {
-            Declaration::LogLevel(params) => self.log_level = Some(params),
+            Declaration::LogLevel(params) => self.log_level = raw(&params),
             Declaration::Subscribe(uri, params) => {
                 self.subscriptions.retain(|(known, _)| *known != uri);
                 self.subscriptions.push((uri, params));
@@ -90,17 +95,25 @@ impl HandshakeRecord {
     /// timed out, failed): the client was told it did not happen, so it is never replayed.
     pub fn forget(&mut self, proxy_id: u64) {
         self.pending.remove(&proxy_id);
+        self.release_pending();
     }
 
     /// Forgets declarations that will never be answered (their child died).
     pub fn forget_pending(&mut self) {
-        self.pending.clear();
+        self.pending = HashMap::new();
+    }
+
+    /// An emptied `HashMap` keeps its buckets; an idle session holds none.
+    fn release_pending(&mut self) {
+        if self.pending.is_empty() {
+            self.pending = HashMap::new();
+        }
     }
 
     /// Remembers the protocol version of the first successful `initialize`.
     pub fn observe_initialize_result(&mut self, result: Option<&Value>) {
         if self.protocol_version.is_none() {
-            self.protocol_version = negotiated_version(result);
+            self.protocol_version = negotiated_version(result).map(String::into_boxed_str);
         }
     }
 
@@ -111,22 +124,19 @@ impl HandshakeRecord {
 
     /// The replayed `initialize` request, under proxy id `id`.
     pub fn initialize(&self, id: u64) -> Frame {
-        Frame::request(
-            Value::from(id),
-            "initialize",
-            self.initialize_params.clone(),
-        )
+        let params = self.initialize_params.as_deref().and_then(tree);
+        Frame::request(Value::from(id), "initialize", params)
     }
 
     /// What follows a successful replayed `initialize`, in order; requests get ids from
     /// `next_id`.
     pub fn after_initialize(&self, mut next_id: impl FnMut() -> u64) -> Vec<Frame> {
         let mut frames = vec![Frame::notification("notifications/initialized", None)];
-        if let Some(params) = &self.log_level {
+        if let Some(params) = self.log_level.as_deref().and_then(tree) {
             frames.push(Frame::request(
                 Value::from(next_id()),
                 "logging/setLevel",
-                Some(params.clone()),
+                Some(params),
             ));
         }
         for (_, params) in &self.subscriptions {
@@ -147,6 +157,17 @@ pub fn negotiated_version(result: Option<&Value>) -> Option<String> {
     ProtocolVersion::deserialize(version)
         .ok()
         .map(|version| version.to_string())
+}
+
+/// `params` as compact JSON text. Serializing a `Value` cannot fail: its map keys are strings.
+fn raw(params: &Value) -> Option<Box<RawValue>> {
+    serde_json::value::to_raw_value(params).ok()
+}
+
+/// Text [`raw`] wrote, as a tree again: `arbitrary_precision` and `preserve_order` make the
+/// round trip exact (number spellings, key order).
+fn tree(raw: &RawValue) -> Option<Value> {
+    serde_json::from_str(raw.get()).ok()
 }
 
 fn uri_of(frame: &Frame) -> Option<(String, Value)> {
@@ -249,5 +270,45 @@ mod tests {
             "only notifications/initialized"
         );
         assert!(record.pending.is_empty());
+    }
+
+    #[test]
+    fn settled_declarations_give_back_their_memory() {
+        let mut record = HandshakeRecord::default();
+        let level =
+            r#"{"jsonrpc":"2.0","id":1,"method":"logging/setLevel","params":{"level":"debug"}}"#;
+        record.observe_forwarded(1, &client(level));
+        record.observe_forwarded(2, &client(level));
+        record.observe_answer(1, true);
+        assert!(record.pending.capacity() > 0, "one is still pending");
+        record.forget(2);
+        assert_eq!(record.pending.capacity(), 0);
+        record.observe_forwarded(3, &client(level));
+        record.forget_pending();
+        assert_eq!(record.pending.capacity(), 0);
+        let replay = record.after_initialize(|| 7);
+        assert_eq!(
+            replay[1].to_bytes(),
+            &br#"{"jsonrpc":"2.0","id":7,"method":"logging/setLevel","params":{"level":"debug"}}"#
+                [..]
+        );
+    }
+
+    #[test]
+    fn replayed_initialize_keeps_order_and_number_spellings_or_has_no_params() {
+        let mut record = HandshakeRecord::default();
+        record.observe_initialize(&client(
+            r#"{"jsonrpc":"2.0","id":"i","method":"initialize","params":{"z":[1e400,-0.0,12345678901234567890123],"a":{"y":null,"b":"\u00e9"}}}"#,
+        ));
+        assert_eq!(
+            std::str::from_utf8(&record.initialize(7).to_bytes()).unwrap(),
+            // What the replay sent when the params were kept as a tree, which spells `1e400` `1e+400`.
+            r#"{"jsonrpc":"2.0","id":7,"method":"initialize","params":{"z":[1e+400,-0.0,12345678901234567890123],"a":{"y":null,"b":"é"}}}"#
+        );
+        record.observe_initialize(&client(r#"{"jsonrpc":"2.0","id":1,"method":"initialize"}"#));
+        assert_eq!(
+            record.initialize(8).to_bytes(),
+            &br#"{"jsonrpc":"2.0","id":8,"method":"initialize"}"#[..]
+        );
     }
 }

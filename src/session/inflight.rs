@@ -37,10 +37,17 @@ pub struct ClientRequests {
     next_id: u64,
     /// Ordered, so "the newest request" is the last entry.
     requests: BTreeMap<u64, ClientRequest>,
-    /// Client id → proxy id, for `notifications/cancelled` from the client.
-    by_client_id: HashMap<IdKey, u64>,
-    /// Progress token → proxy id, to put progress on the right stream.
-    by_progress_token: HashMap<IdKey, u64>,
+    /// Client id → proxy id, for `notifications/cancelled` from the client, and progress
+    /// token → proxy id, to put progress on the right stream. One table for both: the state
+    /// of every session carries it.
+    lookup: HashMap<(Lookup, IdKey), u64>,
+}
+
+/// What a [`ClientRequests::lookup`] key is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Lookup {
+    ClientId,
+    ProgressToken,
 }
 
 impl ClientRequests {
@@ -60,10 +67,12 @@ impl ClientRequests {
             .unwrap_or(Value::Null);
         let client_key = IdKey::of(&client_id);
         if let Some(key) = &client_key {
-            self.by_client_id.insert(key.clone(), proxy_id);
+            self.lookup
+                .insert((Lookup::ClientId, key.clone()), proxy_id);
         }
         if let Some(token) = &progress_token {
-            self.by_progress_token.insert(token.clone(), proxy_id);
+            self.lookup
+                .insert((Lookup::ProgressToken, token.clone()), proxy_id);
         }
         self.requests.insert(
             proxy_id,
@@ -88,35 +97,52 @@ impl ClientRequests {
 
     /// Removes a request once it is answered, cancelled or failed.
     pub fn finish(&mut self, proxy_id: u64) -> Option<ClientRequest> {
-        let request = self.requests.remove(&proxy_id)?;
-        if let Some(key) = &request.client_key
-            && self.by_client_id.get(key) == Some(&proxy_id)
-        {
-            self.by_client_id.remove(key);
+        let mut request = self.requests.remove(&proxy_id)?;
+        // Only this table reads the keys: they move into the lookups, uncloned.
+        let keys = [
+            request.client_key.take().map(|key| (Lookup::ClientId, key)),
+            request
+                .progress_token
+                .take()
+                .map(|token| (Lookup::ProgressToken, token)),
+        ];
+        for key in keys.into_iter().flatten() {
+            // A newer request that reused the id or token owns the mapping now.
+            if self.lookup.get(&key) == Some(&proxy_id) {
+                self.lookup.remove(&key);
+            }
         }
-        if let Some(token) = &request.progress_token
-            && self.by_progress_token.get(token) == Some(&proxy_id)
-        {
-            self.by_progress_token.remove(token);
+        if self.requests.is_empty() {
+            self.release();
         }
         Some(request)
     }
 
     /// Every request, removed (the child died or the session ends).
     pub fn drain(&mut self) -> Vec<ClientRequest> {
-        self.by_client_id.clear();
-        self.by_progress_token.clear();
-        std::mem::take(&mut self.requests).into_values().collect()
+        let requests = std::mem::take(&mut self.requests).into_values().collect();
+        self.release();
+        requests
+    }
+
+    /// Frees the tables' memory once nothing is in flight. Emptied, a `BTreeMap` keeps its
+    /// root node (11 entries, about 3 KiB here) and a `HashMap` its buckets: an idle session
+    /// would hold them for good. Both allocate again, lazily, with the next request.
+    fn release(&mut self) {
+        self.requests = BTreeMap::new();
+        self.lookup = HashMap::new();
     }
 
     /// The proxy id of the in-flight request the client knows as `client_id`.
     pub fn proxy_id_of(&self, client_id: &Value) -> Option<u64> {
-        self.by_client_id.get(&IdKey::of(client_id)?).copied()
+        let key = (Lookup::ClientId, IdKey::of(client_id)?);
+        self.lookup.get(&key).copied()
     }
 
     /// The request that asked for progress under `token`.
     pub fn with_progress_token(&self, token: &Value) -> Option<u64> {
-        self.by_progress_token.get(&IdKey::of(token)?).copied()
+        let key = (Lookup::ProgressToken, IdKey::of(token)?);
+        self.lookup.get(&key).copied()
     }
 
     /// The proxy id of the only request in flight, if exactly one is.
@@ -228,6 +254,11 @@ impl ServerRequests {
             if self.by_child_id.get(&key) == Some(&outbound_id) {
                 self.by_child_id.remove(&key);
             }
+        }
+        if self.requests.is_empty() {
+            // Emptied hash maps keep their buckets; an idle session holds none.
+            self.requests = HashMap::new();
+            self.by_child_id = HashMap::new();
         }
         Some(request)
     }
@@ -351,6 +382,63 @@ mod tests {
         assert!(table.finish(new).is_some());
         assert_eq!(table.outbound_id_of(1, &json!(7)), None);
         assert!(table.is_empty());
+    }
+
+    #[test]
+    fn client_tables_give_back_their_memory_when_nothing_is_in_flight() {
+        let mut table = ClientRequests::default();
+        let (stream_a, _rx_a) = StreamSender::open(1, 4, Priming::None);
+        let (stream_b, _rx_b) = StreamSender::open(2, 4, Priming::None);
+        let a = table.begin(&mut request("\"a\"", Some("tok-a")), stream_a);
+        let b = table.begin(&mut request("\"b\"", None), stream_b);
+        assert!(table.finish(a).is_some());
+        // One request still in flight: its mappings stay usable.
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.proxy_id_of(&json!("b")), Some(b));
+        assert!(table.lookup.capacity() > 0);
+        assert!(table.finish(b).is_some());
+        assert!(table.is_empty());
+        assert_eq!(table.lookup.capacity(), 0);
+        // Ids go on from where they were, and the tables fill again.
+        let (stream_c, _rx_c) = StreamSender::open(3, 4, Priming::None);
+        let c = table.begin(&mut request("\"a\"", Some("tok-c")), stream_c);
+        assert_eq!(c, 3);
+        assert_eq!(table.proxy_id_of(&json!("a")), Some(3));
+        assert_eq!(table.with_progress_token(&json!("tok-c")), Some(3));
+        assert_eq!(table.drain().len(), 1);
+        assert_eq!(table.lookup.capacity(), 0);
+        assert_eq!(table.proxy_id_of(&json!("a")), None);
+    }
+
+    #[test]
+    fn client_ids_and_progress_tokens_of_the_same_value_stay_apart() {
+        let mut table = ClientRequests::default();
+        let (stream_a, _rx_a) = StreamSender::open(1, 4, Priming::None);
+        let (stream_b, _rx_b) = StreamSender::open(2, 4, Priming::None);
+        // Request 1 is known to the client as "t"; request 2 reports progress under "t".
+        let first = table.begin(&mut request("\"t\"", None), stream_a);
+        let second = table.begin(&mut request("\"u\"", Some("t")), stream_b);
+        assert_eq!(table.proxy_id_of(&json!("t")), Some(first));
+        assert_eq!(table.with_progress_token(&json!("t")), Some(second));
+        assert!(table.finish(second).is_some());
+        assert_eq!(table.proxy_id_of(&json!("t")), Some(first));
+        assert_eq!(table.with_progress_token(&json!("t")), None);
+    }
+
+    #[test]
+    fn server_tables_give_back_their_memory_when_nothing_waits() {
+        let mut table = ServerRequests::default();
+        let text = br#"{"jsonrpc":"2.0","id":"s","method":"roots/list"}"#;
+        let first = table.begin(&mut Frame::parse(text).unwrap(), 1);
+        let second = table.begin(&mut Frame::parse(text).unwrap(), 2);
+        assert!(table.finish(first).is_some());
+        assert_eq!(table.outbound_id_of(2, &json!("s")), Some(second));
+        assert!(table.requests.capacity() > 0);
+        assert!(table.finish(second).is_some());
+        assert_eq!(table.requests.capacity(), 0);
+        assert_eq!(table.by_child_id.capacity(), 0);
+        assert_eq!(table.begin(&mut Frame::parse(text).unwrap(), 2), 3);
+        assert_eq!(table.outbound_id_of(2, &json!("s")), Some(3));
     }
 
     #[tokio::test(start_paused = true)]

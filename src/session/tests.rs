@@ -340,3 +340,48 @@ async fn an_unanswered_server_request_expires_both_ways() {
     assert_eq!(cancelled["method"], "notifications/cancelled");
     assert_eq!(cancelled["params"]["requestId"], asked["id"]);
 }
+
+/// ractor keeps one future per actor for its whole message loop, sized for the largest
+/// handler future (twice over). The rare work that waits (a child's spawn) is boxed, so the
+/// handler's future stays about the size of its message, and so does what an idle session
+/// holds (unboxed, it was 2.5 KiB, and the loop 5.4 KiB).
+#[tokio::test(start_paused = true)]
+async fn the_handler_future_every_session_keeps_stays_about_its_message() {
+    let (harness, _server) = Harness::ready().await;
+    let config = crate::config::Cli::try_parse_from(["hyper-mcp-proxy"])
+        .unwrap()
+        .into_config()
+        .unwrap()
+        .session;
+    let global = GlobalBudgets::new(config.global_buffer_bytes);
+    let (closing_tx, _closing) = mpsc::unbounded_channel();
+    let (router, _) = Actor::spawn(None, RecordingRouter, closing_tx)
+        .await
+        .unwrap();
+    let args = SessionArgs {
+        kind: crate::protocol::SessionKind::Client,
+        id: SessionId::mint().unwrap(),
+        inbox: MailboxBound::new(config.mailbox_capacity),
+        stats: Arc::new(SessionStats::default()),
+        metrics: Arc::new(ProxyMetrics::new(
+            Arc::new(SessionIndex::default()),
+            global.clone(),
+        )),
+        router,
+        budgets: global.session(config.session_buffer_bytes),
+        launcher: Launcher::Fake(FakeLauncher::new().0),
+        initialize: None,
+        config,
+    };
+    let myself = harness.session.clone();
+    let mut state = SessionSupervisor
+        .pre_start(myself.clone(), args)
+        .await
+        .unwrap();
+    let handling = SessionSupervisor.handle(myself, SessionMsg::Drain, &mut state);
+    let size = std::mem::size_of_val(&handling);
+    assert!(
+        size <= 2 * std::mem::size_of::<SessionMsg>(),
+        "{size} bytes"
+    );
+}
