@@ -2,10 +2,11 @@
 //! JSON-RPC message that crosses it.
 //!
 //! Messages: a `tools/call` request (client → proxy → child) and its result (child → proxy →
-//! client), each at about 200 B, 20 KiB and 2 MiB. The text payload is prose with some quotes,
+//! client), each at about 200 B, 20 KiB, 100 KiB, 2 MiB and 10 MiB. The text payload is prose with some quotes,
 //! backslashes and newlines, so string escaping is exercised as in real tool results.
 //!
-//! Per message: `Frame::parse`, `replace_id`, `to_line` (towards the child) / `to_bytes`
+//! Per message: `Frame::parse`, `Frame::parse_bytes` (the envelope scan without the copy),
+//! `replace_id`, `to_line` (towards the child) / `to_bytes`
 //! (towards the client), and the proxy's full round trip: parse → swap the id → serialize.
 //! `round_trip` is the splice path (the frame keeps its bytes and writes the new id over the
 //! old one); `tree_round_trip` is the same work through an ordered `serde_json` tree, which is
@@ -16,16 +17,18 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hyper_mcp_proxy::frame::Frame;
 use serde_json::Value;
 
 /// The sizes benchmarked, with their labels.
-const SIZES: [(&str, usize); 4] = [
+const SIZES: [(&str, usize); 5] = [
     ("200B", 200),
     ("20KiB", 20 * 1024),
     ("100KiB", 100 * 1024),
     ("2MiB", 2 * 1024 * 1024),
+    ("10MiB", 10 * 1024 * 1024),
 ];
 
 /// A JSON string literal (quotes included) whose encoded length is exactly `len` bytes
@@ -84,7 +87,10 @@ fn configure(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     size: usize,
 ) {
-    if size >= 1024 * 1024 {
+    if size >= 8 * 1024 * 1024 {
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(4));
+    } else if size >= 1024 * 1024 {
         group.sample_size(20);
         group.measurement_time(Duration::from_secs(4));
     } else {
@@ -108,6 +114,17 @@ fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards
         group.bench_with_input(BenchmarkId::new("parse", label), &bytes, |b, bytes| {
             b.iter(|| Frame::parse(black_box(bytes)).expect("parses"));
         });
+
+        // The envelope scan alone: the bytes are handed over, not copied (as the stdout
+        // reader and the POST body hand them).
+        let shared = Bytes::from(bytes.clone());
+        group.bench_with_input(
+            BenchmarkId::new("parse_bytes", label),
+            &shared,
+            |b, shared| {
+                b.iter(|| Frame::parse_bytes(black_box(shared).clone()).expect("parses"));
+            },
+        );
 
         group.bench_function(BenchmarkId::new("replace_id", label), |b| {
             let mut frame = parsed.clone();
