@@ -167,13 +167,13 @@ impl HttpState {
                     (
                         status,
                         [(header::CONTENT_TYPE, "application/json")],
-                        first.payload,
+                        first.payload.into_bytes(),
                     )
                         .into_response(),
                 )
             }
             StreamEnd::Open | StreamEnd::Result | StreamEnd::Error => {
-                let mut response = json_response(first.payload);
+                let mut response = json_response(first.payload.into_bytes());
                 // A failed initialize ends its session: there is no id to hand out then.
                 if let Some(id) = new_session.filter(|_| first.end == StreamEnd::Result) {
                     set_session_header(&mut response, &id);
