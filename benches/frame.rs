@@ -180,9 +180,27 @@ fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards
     }
 }
 
+/// The envelope scan of a 10 MiB request whose text needs no escapes (base64, or the load
+/// bench's `payload`): how fast the scan crosses a long plain string.
+fn bench_plain(c: &mut Criterion) {
+    const SIZE: usize = 10 * 1024 * 1024;
+    let text = "x".repeat(SIZE);
+    let bytes = Bytes::from(format!(
+        r#"{{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"{text}"}}}}}}"#
+    ));
+    let mut group = c.benchmark_group("frame/plain");
+    configure(&mut group, SIZE);
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_with_input(BenchmarkId::new("parse_bytes", "10MiB"), &bytes, |b, bytes| {
+        b.iter(|| Frame::parse_bytes(black_box(bytes).clone()).expect("parses"));
+    });
+    group.finish();
+}
+
 fn frame_benches(c: &mut Criterion) {
     bench_kind(c, "request", request_of_len, true);
     bench_kind(c, "result", result_of_len, false);
+    bench_plain(c);
 }
 
 criterion_group!(benches, frame_benches);

@@ -9,6 +9,7 @@
 //! the ordered JSON tree is built only when a caller reads `params`, `result` or `error`, and
 //! replaces the bytes only when a caller changes them.
 
+mod byte_scan;
 mod envelope;
 mod one_line;
 mod raw_body;
@@ -17,6 +18,7 @@ use bytes::Bytes;
 use rmcp::model::ErrorCode;
 use serde_json::{Map, Value};
 
+use byte_scan::Scanned;
 pub use one_line::OneLine;
 use raw_body::{RawBody, write_value};
 
@@ -150,11 +152,19 @@ impl Frame {
             Ok(object) => object,
             Err(_pretty) => return Frame::parse_tree(&bytes),
         };
-        if envelope::needs_tree(object.as_bytes()) {
-            return Frame::parse_tree(&bytes);
-        }
-        let envelope =
-            envelope::scan(object.as_bytes()).map_err(|err| FrameError::Parse(err.to_string()))?;
+        let envelope = match byte_scan::scan(object.as_bytes()) {
+            Scanned::Envelope(envelope) => envelope,
+            Scanned::NeedsTree => return Frame::parse_tree(&bytes),
+            // The reference scan decides what the byte scan did not accept, and words the
+            // error exactly as `serde_json` does.
+            Scanned::Unsure => {
+                if envelope::needs_tree(object.as_bytes()) {
+                    return Frame::parse_tree(&bytes);
+                }
+                envelope::scan(object.as_bytes())
+                    .map_err(|err| FrameError::Parse(err.to_string()))?
+            }
+        };
         if envelope.duplicate {
             return Frame::parse_tree(&bytes);
         }
