@@ -2,12 +2,10 @@
 //! `serde_json` would and notes what the envelope needs (the routed members, where `id` and
 //! `params` lie), in a fraction of the time.
 //!
-//! A message is nearly all string contents (a tool's text, a file, base64), and this scan
-//! crosses a string by jumping from one `"` or `\` to the next with `memchr` (vectorized),
-//! checking the bytes in between for control characters in a loop the compiler vectorizes
-//! too; UTF-8 is checked once for the whole object. `serde_json` walks the same bytes a word at
-//! a time and, before this scan, a second pass looked for surrogate escapes and deep nesting,
-//! which this one notices on the way.
+//! A message is nearly all string contents (a tool's text, a file, base64), which this scan
+//! crosses with vectorized searches (`string.rs`); UTF-8 is checked once for the whole object.
+//! `serde_json` walks the same bytes a word at a time and, before this scan, a second pass
+//! looked for surrogate escapes and deep nesting, which this one notices on the way.
 //!
 //! It only ever says yes for JSON that `serde_json` accepts, with the same envelope (the tests
 //! hold it to that against the reference scan in `envelope.rs`). Anything it does not accept
@@ -18,6 +16,8 @@ use std::ops::Range;
 use serde_json::Value;
 
 use super::envelope::{Envelope, MAX_SCANNED_DEPTH};
+
+mod string;
 
 /// What the byte scan made of an object.
 #[derive(Debug)]
@@ -48,11 +48,63 @@ pub(super) fn scan(object: &[u8]) -> Scanned {
         bytes: object,
         at: 0,
     };
-    match scanner.envelope() {
-        Ok(envelope) => Scanned::Envelope(envelope),
+    let mut envelope = Envelope::default();
+    let scanned = scanner.members(|name, value| {
+        envelope.duplicate |= record(&mut envelope, name, object, value)?;
+        Ok(())
+    });
+    match scanned {
+        Ok(()) => Scanned::Envelope(envelope),
         Err(Stop::NeedsTree) => Scanned::NeedsTree,
         Err(Stop::Unsure) => Scanned::Unsure,
     }
+}
+
+/// What [`member`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Member {
+    /// Where the member's (last) value lies in the object.
+    Found(Range<usize>),
+    /// The object has no such member.
+    Missing,
+    /// The scan did not accept the bytes as an object: the caller asks `serde_json`.
+    Unsure,
+}
+
+/// Where the last value of member `name` lies in `object`. Meant for objects already checked
+/// (a parsed frame's `params`): nothing but the members' names is decoded.
+pub(super) fn member(object: &[u8], name: &str) -> Member {
+    if object.first() != Some(&b'{') {
+        // An array, a string, a number: no members.
+        return Member::Missing;
+    }
+    let mut scanner = Scanner {
+        bytes: object,
+        at: 0,
+    };
+    let mut found = None;
+    let scanned = scanner.members(|member, value| {
+        if decoded_name(&object[member])?.as_ref() == name.as_bytes() {
+            found = Some(value);
+        }
+        Ok(())
+    });
+    match (scanned, found) {
+        (Ok(()), Some(value)) => Member::Found(value),
+        (Ok(()), None) => Member::Missing,
+        (Err(_), _) => Member::Unsure,
+    }
+}
+
+/// A member's name without its quotes, decoded when it holds escapes.
+fn decoded_name(quoted: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Stop> {
+    let inner = &quoted[1..quoted.len() - 1];
+    if !inner.contains(&b'\\') {
+        return Ok(std::borrow::Cow::Borrowed(inner));
+    }
+    // An escaped name (`"i\u0064"`) is the name it decodes to, as the tree reads it.
+    let decoded = serde_json::from_slice::<String>(quoted).map_err(|_| Stop::Unsure)?;
+    Ok(std::borrow::Cow::Owned(decoded.into_bytes()))
 }
 
 struct Scanner<'a> {
@@ -86,9 +138,12 @@ impl Scanner<'_> {
         }
     }
 
-    /// The top-level object, member by member.
-    fn envelope(&mut self) -> Result<Envelope, Stop> {
-        let mut envelope = Envelope::default();
+    /// The whole input as one object, handing each member's name (as written, quoted) and
+    /// value range to `visit`.
+    fn members(
+        &mut self,
+        mut visit: impl FnMut(Range<usize>, Range<usize>) -> Result<(), Stop>,
+    ) -> Result<(), Stop> {
         self.skip_whitespace();
         self.expect(b'{')?;
         self.skip_whitespace();
@@ -99,7 +154,7 @@ impl Scanner<'_> {
                 let name = self.member_name()?;
                 let start = self.at;
                 self.value()?;
-                envelope.duplicate |= record(&mut envelope, name, self.bytes, start..self.at)?;
+                visit(name, start..self.at)?;
                 self.skip_whitespace();
                 match self.peek() {
                     Some(b',') => {
@@ -118,7 +173,7 @@ impl Scanner<'_> {
         if self.at != self.bytes.len() {
             return Err(Stop::Unsure);
         }
-        Ok(envelope)
+        Ok(())
     }
 
     /// A member's name and its `:`, up to the value; returns the name as written (quoted).
@@ -249,127 +304,6 @@ impl Scanner<'_> {
         }
         Ok(())
     }
-
-    /// A string, from its opening quote to past its closing one.
-    fn string(&mut self) -> Result<(), Stop> {
-        self.expect(b'"')?;
-        loop {
-            let rest = &self.bytes[self.at..];
-            // Escapes in text come every few bytes (quotes, newlines, backslashes): the next
-            // few bytes are looked at one by one before a long stretch goes to `memchr`.
-            let near = &rest[..rest.len().min(NEAR)];
-            let special = match special_near(near) {
-                Some(found) => found,
-                None => {
-                    let far = &rest[near.len()..];
-                    let found = memchr::memchr2(b'"', b'\\', far).ok_or(Stop::Unsure)?;
-                    if has_control_character(&far[..found]) {
-                        return Err(Stop::Unsure);
-                    }
-                    near.len() + found
-                }
-            };
-            self.at += special;
-            match rest[special] {
-                b'"' => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                b'\\' => self.escape()?,
-                _ => return Err(Stop::Unsure),
-            }
-        }
-    }
-
-    /// One escape, from its backslash.
-    fn escape(&mut self) -> Result<(), Stop> {
-        let escaped = self.bytes.get(self.at + 1).copied().unwrap_or(0);
-        // A table, not a `match`: text mixes `\"`, `\\` and `\n` unpredictably, and one
-        // well-predicted branch costs less than a jump table's mispredicted jumps.
-        if SHORT_ESCAPE[usize::from(escaped)] {
-            self.at += 2;
-            return Ok(());
-        }
-        if escaped != b'u' {
-            return Err(Stop::Unsure);
-        }
-        let hex = self
-            .bytes
-            .get(self.at + 2..self.at + 6)
-            .ok_or(Stop::Unsure)?;
-        if !hex.iter().all(u8::is_ascii_hexdigit) {
-            return Err(Stop::Unsure);
-        }
-        // U+D800..U+DFFF: a surrogate, whose pairing only decoding checks.
-        if matches!(hex[0], b'd' | b'D') && matches!(hex[1], b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-        {
-            return Err(Stop::NeedsTree);
-        }
-        self.at += 6;
-        Ok(())
-    }
-}
-
-/// Bytes looked at a word at a time in a string before `memchr` takes over.
-const NEAR: usize = 128;
-
-/// The first byte of `near` that stops the walk through a string, looking at 8 bytes at once.
-fn special_near(near: &[u8]) -> Option<usize> {
-    let mut words = near.chunks_exact(8);
-    for (index, chunk) in words.by_ref().enumerate() {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let found = stopping_bytes(u64::from_le_bytes(word));
-        if found != 0 {
-            return Some(8 * index + found.trailing_zeros() as usize / 8);
-        }
-    }
-    let tail = words.remainder();
-    let found = tail.iter().position(|&byte| IN_STRING[usize::from(byte)])?;
-    Some(near.len() - tail.len() + found)
-}
-
-/// The high bit of each byte of `word` that is `"`, `\` or below U+0020, exactly (no carry
-/// crosses a byte, so a match never marks its neighbour).
-fn stopping_bytes(word: u64) -> u64 {
-    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let zero_bytes = |x: u64| !(((x & LOW_SEVEN) + LOW_SEVEN) | x | LOW_SEVEN);
-    let quote = zero_bytes(word ^ u64::from_ne_bytes([b'"'; 8]));
-    let backslash = zero_bytes(word ^ u64::from_ne_bytes([b'\\'; 8]));
-    let control = zero_bytes(word & u64::from_ne_bytes([0xe0; 8]));
-    quote | backslash | control
-}
-
-/// The bytes that stop the walk through a string: its end, an escape, and what JSON forbids
-/// raw in strings (U+0000 to U+001F).
-const IN_STRING: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
-/// The bytes that may follow `\` in a two-byte escape.
-const SHORT_ESCAPE: [bool; 256] = {
-    let mut table = [false; 256];
-    let escaped = b"\"\\/bfnrt";
-    let mut index = 0;
-    while index < escaped.len() {
-        table[escaped[index] as usize] = true;
-        index += 1;
-    }
-    table
-};
-
-/// Whether `bytes` hold a byte JSON forbids raw in strings (U+0000 to U+001F). Written without
-/// an early exit so that it compiles to vector compares.
-fn has_control_character(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |found, &byte| found | (byte < 0x20))
 }
 
 /// Notes a top-level member in the envelope; returns whether it repeats a routed member.
@@ -379,18 +313,10 @@ fn record(
     bytes: &[u8],
     value: Range<usize>,
 ) -> Result<bool, Stop> {
-    let quoted = &bytes[name];
-    let inner = &quoted[1..quoted.len() - 1];
-    let decoded;
-    let name: &[u8] = if inner.contains(&b'\\') {
-        // An escaped name (`"i\u0064"`) routes as what it decodes to, as the tree reads it.
-        decoded = serde_json::from_slice::<String>(quoted).map_err(|_| Stop::Unsure)?;
-        decoded.as_bytes()
-    } else {
-        inner
-    };
-    let decode = || serde_json::from_slice::<Value>(&bytes[value.clone()]).map_err(|_| Stop::Unsure);
-    Ok(match name {
+    let name = decoded_name(&bytes[name])?;
+    let decode =
+        || serde_json::from_slice::<Value>(&bytes[value.clone()]).map_err(|_| Stop::Unsure);
+    Ok(match name.as_ref() {
         b"jsonrpc" => envelope.jsonrpc.replace(decode()?).is_some(),
         b"id" => envelope.id.replace((decode()?, value)).is_some(),
         b"method" => envelope.method.replace(decode()?).is_some(),

@@ -183,7 +183,10 @@ async fn no_buffer_is_held_while_idle() {
     assert!(reader.next_line().now_or_never().is_none());
     assert_eq!(reader.buffered_capacity(), 32);
     child.write_all(b"\n").await.unwrap();
-    assert_eq!(complete(reader.next_line().await.unwrap()), "abc".as_bytes());
+    assert_eq!(
+        complete(reader.next_line().await.unwrap()),
+        "abc".as_bytes()
+    );
     assert_eq!(reader.buffered_capacity(), 0);
 }
 

@@ -109,8 +109,8 @@ impl SessionState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stream::{Priming, StreamEnd};
     use crate::frame::OneLine;
+    use crate::stream::{Priming, StreamEnd};
     use bytes::Bytes;
 
     fn stream_with(id: u64, bytes: usize) -> StreamSender {

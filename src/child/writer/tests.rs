@@ -106,7 +106,10 @@ fn a_write_ending_between_a_message_and_its_newline_leaves_only_the_newline() {
     let mut batch = batch_of(&[b"abc", b"de"]);
     batch.advance(3);
     assert_eq!((batch.done, batch.offset), (0, 3));
-    assert_eq!(left(&batch), vec![b"\n".to_vec(), b"de".to_vec(), b"\n".to_vec()]);
+    assert_eq!(
+        left(&batch),
+        vec![b"\n".to_vec(), b"de".to_vec(), b"\n".to_vec()]
+    );
     batch.advance(2);
     assert_eq!((batch.done, batch.offset), (1, 1));
     assert_eq!(left(&batch), vec![b"e".to_vec(), b"\n".to_vec()]);

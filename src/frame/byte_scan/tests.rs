@@ -11,7 +11,10 @@ use crate::frame::envelope;
 fn envelope_of(text: &[u8]) -> Envelope {
     match scan(text) {
         Scanned::Envelope(envelope) => envelope,
-        other => panic!("expected an envelope for {:?}, got {other:?}", String::from_utf8_lossy(text)),
+        other => panic!(
+            "expected an envelope for {:?}, got {other:?}",
+            String::from_utf8_lossy(text)
+        ),
     }
 }
 
@@ -38,7 +41,10 @@ fn finds_the_routed_members_and_their_ranges() {
 fn whitespace_anywhere_between_tokens_is_accepted() {
     let text = b"{ \"id\" :\t7 , \"params\" : [ 1 , { } , [ ] ] , \"result\" : { \"a\" : null } }";
     let envelope = envelope_of(text);
-    assert_eq!(&text[envelope.params.clone().unwrap()], b"[ 1 , { } , [ ] ]");
+    assert_eq!(
+        &text[envelope.params.clone().unwrap()],
+        b"[ 1 , { } , [ ] ]"
+    );
     assert!(envelope.has_result);
     assert_eq!(envelope, envelope::scan(text).unwrap());
 }
@@ -53,11 +59,25 @@ fn escaped_names_and_duplicates_route_as_the_tree_reads_them() {
 
 #[test]
 fn numbers_follow_the_json_grammar() {
-    for good in ["0", "-0", "12", "-0.5", "1e5", "1E+5", "2.50e-007", "18446744073709551616123"] {
+    for good in [
+        "0",
+        "-0",
+        "12",
+        "-0.5",
+        "1e5",
+        "1E+5",
+        "2.50e-007",
+        "18446744073709551616123",
+    ] {
         let text = format!(r#"{{"id":{good}}}"#);
-        assert!(matches!(scan(text.as_bytes()), Scanned::Envelope(_)), "{good}");
+        assert!(
+            matches!(scan(text.as_bytes()), Scanned::Envelope(_)),
+            "{good}"
+        );
     }
-    for bad in ["01", "-", "1.", ".5", "1e", "1e+", "+1", "0x1", "1.e5", "--1", "NaN"] {
+    for bad in [
+        "01", "-", "1.", ".5", "1e", "1e+", "+1", "0x1", "1.e5", "--1", "NaN",
+    ] {
         let text = format!(r#"{{"id":{bad}}}"#);
         assert!(is_unsure(text.as_bytes()), "{bad}");
     }
@@ -85,13 +105,20 @@ fn leaves_invalid_json_to_the_reference_scan() {
     ];
     for text in invalid {
         assert!(is_unsure(text), "{:?}", String::from_utf8_lossy(text));
-        assert!(envelope::scan(text).is_err(), "{:?}", String::from_utf8_lossy(text));
+        assert!(
+            envelope::scan(text).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
     }
 }
 
 #[test]
 fn surrogate_escapes_and_deep_nesting_need_the_tree() {
-    assert!(matches!(scan(br#"{"s":"\ud83d\ude00"}"#), Scanned::NeedsTree));
+    assert!(matches!(
+        scan(br#"{"s":"\ud83d\ude00"}"#),
+        Scanned::NeedsTree
+    ));
     assert!(matches!(scan(br#"{"s":"\uDC00"}"#), Scanned::NeedsTree));
     assert!(matches!(
         scan(br#"{"s":"\u00e9 \uD7FF \\ud800"}"#),
@@ -103,6 +130,22 @@ fn surrogate_escapes_and_deep_nesting_need_the_tree() {
     assert!(matches!(scan(nested(100).as_bytes()), Scanned::NeedsTree));
     let quoted = format!("{{\"a\":\"{}\"}}", "[".repeat(200));
     assert!(matches!(scan(quoted.as_bytes()), Scanned::Envelope(_)));
+}
+
+#[test]
+fn member_finds_the_last_value_of_a_name() {
+    let object = br#"{"a":{"_meta":1},"_meta":{"progressToken":"t"},"z":2,"_m\u0065ta":[3]}"#;
+    let Member::Found(value) = member(object, "_meta") else {
+        panic!("expected _meta");
+    };
+    assert_eq!(&object[value], b"[3]");
+    let Member::Found(value) = member(br#"{"_meta":{"progressToken":"t"}}"#, "_meta") else {
+        panic!("expected _meta");
+    };
+    assert_eq!(value, 9..30);
+    assert_eq!(member(br#"{"a":1}"#, "_meta"), Member::Missing);
+    assert_eq!(member(br#"[{"_meta":1}]"#, "_meta"), Member::Missing);
+    assert_eq!(member(br#"{"_meta":}"#, "_meta"), Member::Unsure);
 }
 
 /// JSON text as a client or server may write it: escapes `serde_json` never writes (`\/`,
@@ -120,14 +163,19 @@ fn json_text() -> impl Strategy<Value = String> {
         let space = "[ \t]{0,2}";
         prop_oneof![
             (proptest::collection::vec((inner.clone(), space), 0..4)).prop_map(|items| {
-                let items: Vec<String> = items.into_iter().map(|(v, s)| format!("{s}{v}{s}")).collect();
+                let items: Vec<String> = items
+                    .into_iter()
+                    .map(|(v, s)| format!("{s}{v}{s}"))
+                    .collect();
                 format!("[{}]", items.join(","))
             }),
             (proptest::collection::vec((any::<String>(), inner, space), 0..4)).prop_map(
                 |members| {
                     let members: Vec<String> = members
                         .into_iter()
-                        .map(|(k, v, s)| format!("{}{s}:{s}{v}", serde_json::to_string(&k).unwrap()))
+                        .map(|(k, v, s)| {
+                            format!("{}{s}:{s}{v}", serde_json::to_string(&k).unwrap())
+                        })
                         .collect();
                     format!("{{{}}}", members.join(","))
                 }
@@ -163,7 +211,11 @@ const EDIT_BYTES: &[u8] = b"\"\\{}[],:0123456789-+.eEtrufalsn \t\r\nudD8\x00\x1f
 /// Edits: (where, what: 0 replace, 1 delete, 2 insert, which byte).
 fn edits() -> impl Strategy<Value = Vec<(prop::sample::Index, u8, u8)>> {
     proptest::collection::vec(
-        (any::<prop::sample::Index>(), 0..3u8, prop::sample::select(EDIT_BYTES)),
+        (
+            any::<prop::sample::Index>(),
+            0..3u8,
+            prop::sample::select(EDIT_BYTES),
+        ),
         1..4,
     )
 }
@@ -187,7 +239,10 @@ fn apply(text: &str, edits: &[(prop::sample::Index, u8, u8)]) -> Vec<u8> {
 fn agrees_with_the_reference(bytes: &[u8]) -> Result<(), TestCaseError> {
     match scan(bytes) {
         Scanned::Envelope(envelope) => {
-            prop_assert_eq!(Ok(envelope), envelope::scan(bytes).map_err(|err| err.to_string()));
+            prop_assert_eq!(
+                Ok(envelope),
+                envelope::scan(bytes).map_err(|err| err.to_string())
+            );
             // What the byte scan accepts, the tree is built from (`RawBody::build_tree`).
             prop_assert!(serde_json::from_slice::<Value>(bytes).is_ok());
         }
@@ -217,6 +272,21 @@ proptest! {
         edits in edits(),
     ) {
         agrees_with_the_reference(&apply(&text, &edits))?;
+    }
+
+    #[test]
+    fn member_finds_what_the_reference_finds(text in json_object()) {
+        for name in ["id", "params", "method", "x"] {
+            let found = match member(text.as_bytes(), name) {
+                Member::Found(value) => Some(&text[value]),
+                Member::Missing => None,
+                Member::Unsure => {
+                    prop_assert!(envelope::needs_tree(text.as_bytes()));
+                    continue;
+                }
+            };
+            prop_assert_eq!(found, envelope::member(&text, name).map(|raw| raw.get()));
+        }
     }
 
     #[test]
