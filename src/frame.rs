@@ -376,16 +376,20 @@ impl Frame {
         self.to_one_line().into_bytes()
     }
 
-    /// The frame's serialization, typed as free of raw line breaks.
+    /// The frame's serialization, typed as free of raw line breaks: what the stdin queue and
+    /// client streams carry. A large parsed frame whose id was replaced comes as pieces around
+    /// the new id, which writers write one after another (see [`OneLine`]).
     pub fn to_one_line(&self) -> OneLine {
         match &self.body {
             // The stored bytes are single-line and the spliced id is compact JSON.
-            Body::Raw(raw) => OneLine::compact(raw.serialize(false)),
+            Body::Raw(raw) => raw.to_one_line(),
             Body::Tree(map) => OneLine::compact(self.serialize_tree(map, false)),
         }
     }
 
-    /// Serializes the frame followed by `\n`, the framing of the stdio transport.
+    /// Serializes the frame followed by `\n`, the framing of the stdio transport, as one run
+    /// of bytes (for a writer of its own, like the era probe's; the stdin writer adds the
+    /// newline as a slice of its own instead).
     pub fn to_line(&self) -> Bytes {
         match &self.body {
             Body::Raw(raw) => raw.serialize(true),

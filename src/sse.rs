@@ -4,8 +4,8 @@
 //! with it: its id and empty data, which a client records as the last event id without
 //! dispatching anything, so it can resume the stream before the first message.
 //!
-//! Each message is written as three chunks (prefix, the already-serialized JSON, suffix) so a
-//! large message is never copied.
+//! Each message is written as chunks (prefix, the already-serialized JSON as its pieces,
+//! suffix) so a large message is never copied.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -74,8 +74,9 @@ impl SseBody {
         } = event;
         let prefix = format!("id: {id}\ndata: ");
         self.chunks.push_back(Bytes::from(prefix));
-        // One line by its type: it cannot end the `data:` line early.
-        self.chunks.push_back(payload.into_bytes());
+        // One line by its type: it cannot end the `data:` line early. A spliced message goes
+        // as its pieces, never joined.
+        self.chunks.extend(payload.pieces().iter().cloned());
         // Handed to the HTTP body: its room in the session's byte budget is free again.
         drop(charge);
         self.chunks.push_back(Bytes::from_static(b"\n\n"));

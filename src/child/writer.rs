@@ -25,9 +25,9 @@ use crate::frame::OneLine;
 const BATCH_BYTES: usize = 256 * 1024;
 /// Most lines gathered into one vectored write.
 const BATCH_LINES: usize = 64;
-/// Slices of one vectored write: each line is its message and, separately, its newline (so a
-/// message is never copied to append one).
-const BATCH_SLICES: usize = 2 * BATCH_LINES;
+/// Slices of one vectored write: each line is its message's pieces (one, or three around a
+/// spliced id) and, separately, its newline, so a message is never copied to append one.
+const BATCH_SLICES: usize = 4 * BATCH_LINES;
 // The kernel refuses a write of more than IOV_MAX (1024 on Linux and the BSDs) slices.
 const _: () = assert!(BATCH_SLICES <= 1024);
 
@@ -147,13 +147,20 @@ impl Batch {
     fn unwritten<'a>(&'a self, slices: &mut [IoSlice<'a>; BATCH_SLICES]) -> usize {
         let mut used = 0;
         for (index, line) in self.lines.iter().enumerate().skip(self.done) {
-            if used + 2 > BATCH_SLICES {
+            let pieces = line.pieces();
+            if used + pieces.len() + 1 > BATCH_SLICES {
                 break;
             }
-            let start = if index == self.done { self.offset } else { 0 };
-            if start < line.len() {
-                slices[used] = IoSlice::new(&line[start..]);
+            // Bytes of this line already written, to skip (only the first line has any).
+            let mut written = if index == self.done { self.offset } else { 0 };
+            for piece in pieces {
+                if written >= piece.len() {
+                    written -= piece.len();
+                    continue;
+                }
+                slices[used] = IoSlice::new(&piece[written..]);
                 used += 1;
+                written = 0;
             }
             slices[used] = IoSlice::new(NEWLINE);
             used += 1;

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use super::byte_scan::{self, Member};
 use super::envelope::{self, Envelope};
-use super::one_line::OneLine;
+use super::one_line::{OneLine, SPLICE_INTO_PIECES};
 
 /// A parsed frame's message, kept as bytes.
 #[derive(Debug, Clone)]
@@ -75,6 +75,21 @@ impl RawBody {
                 serde_json::from_slice(token).ok()
             })
             .as_ref()
+    }
+
+    /// The message with the current id in place: its bytes themselves while the id is the
+    /// original, pieces around the new id for a large message (no copy), and for a small one a
+    /// copy with the new id written in.
+    pub fn to_one_line(&self) -> OneLine {
+        let Some((id, span)) = self.id.as_ref().filter(|_| self.id_replaced) else {
+            return self.bytes.clone();
+        };
+        if self.bytes.len() < SPLICE_INTO_PIECES {
+            return OneLine::compact(self.serialize(false));
+        }
+        let mut compact = Vec::with_capacity(32);
+        write_value(&mut compact, id);
+        self.bytes.splice(span.clone(), compact)
     }
 
     /// The bytes with the current id in place, plus `\n` when `newline`.

@@ -122,7 +122,41 @@ fn a_full_batch_fits_the_slice_cap() {
     let messages = vec![&b"{}"[..]; BATCH_LINES];
     let batch = batch_of(&messages);
     let mut slices = [IoSlice::new(&[]); BATCH_SLICES];
-    assert_eq!(batch.unwritten(&mut slices), BATCH_SLICES);
+    assert_eq!(batch.unwritten(&mut slices), 2 * BATCH_LINES);
+}
+
+/// A message large enough to be spliced into pieces when its id changes.
+fn spliced_request() -> (OneLine, Vec<u8>) {
+    let text = "x".repeat(40 * 1024);
+    let original = format!(r#"{{"jsonrpc":"2.0","id":"client-1","method":"m","params":"{text}"}}"#);
+    let mut frame = crate::frame::Frame::parse(original.as_bytes()).unwrap();
+    frame.replace_id(serde_json::json!(12));
+    let expected = format!(r#"{{"jsonrpc":"2.0","id":12,"method":"m","params":"{text}"}}"#);
+    (frame.to_one_line(), expected.into_bytes())
+}
+
+#[tokio::test]
+async fn a_spliced_message_is_written_piece_by_piece_and_partial_writes_cross_pieces() {
+    let (message, mut expected) = spliced_request();
+    assert_eq!(message.pieces().len(), 3);
+    expected.push(b'\n');
+    let mut batch = Batch {
+        lines: vec![message.clone(), OneLine::from_static(b"{}")],
+        done: 0,
+        offset: 0,
+    };
+    let mut slices = [IoSlice::new(&[]); BATCH_SLICES];
+    assert_eq!(batch.unwritten(&mut slices), 6);
+    // Writes ending inside the first piece, in the id, and on each boundary.
+    for per_write in [1, 7, 19, 20, 21, 22, 4096, 1 << 20] {
+        let mut pipe = Trickle::new(per_write);
+        batch.done = 0;
+        batch.offset = 0;
+        write_all_vectored(&mut pipe, &mut batch).await.unwrap();
+        let mut both = expected.clone();
+        both.extend_from_slice(b"{}\n");
+        assert_eq!(pipe.out, both, "{per_write} bytes per write");
+    }
 }
 
 #[tokio::test]
