@@ -8,9 +8,7 @@ use ractor::ActorRef;
 use serde_json::Value;
 
 use super::HttpState;
-use super::responses::{
-    json_message_response, json_response, session_not_found, with_retry_after,
-};
+use super::responses::{json_message_response, json_response, session_not_found, with_retry_after};
 use crate::budget::Charge;
 use crate::frame::{Frame, INTERNAL_ERROR, SERVER_ERROR};
 use crate::index::SessionEntry;

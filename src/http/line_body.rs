@@ -69,7 +69,8 @@ mod tests {
         frame.replace_id(serde_json::json!("client-id"));
         let message = frame.to_one_line();
         assert_eq!(message.pieces().len(), 3);
-        let expected = format!(r#"{{"jsonrpc":"2.0","id":"client-id","result":{{"text":"{text}"}}}}"#);
+        let expected =
+            format!(r#"{{"jsonrpc":"2.0","id":"client-id","result":{{"text":"{text}"}}}}"#);
         let body = line_body(message);
         assert_eq!(
             hyper::body::Body::size_hint(&body).exact(),
