@@ -20,6 +20,9 @@ use super::envelope::{Envelope, MAX_SCANNED_DEPTH};
 mod string;
 
 /// What the byte scan made of an object.
+// Returned once per message and unpacked at once: boxing the envelope would cost an
+// allocation per message to save a move.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub(super) enum Scanned {
     /// Valid JSON: the envelope.
