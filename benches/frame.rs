@@ -2,30 +2,36 @@
 //! JSON-RPC message that crosses it.
 //!
 //! Messages: a `tools/call` request (client → proxy → child) and its result (child → proxy →
-//! client), each at about 200 B, 20 KiB and 2 MiB. The text payload is prose with some quotes,
-//! backslashes and newlines, so string escaping is exercised as in real tool results.
+//! client), each at about 200 B, 20 KiB, 100 KiB, 2 MiB and 10 MiB. The text payload is prose
+//! with some quotes, backslashes and newlines, so string escaping is exercised as in real tool
+//! results; `frame/plain` is a 10 MiB request whose text needs no escapes.
 //!
-//! Per message: `Frame::parse`, `replace_id`, `to_line` (towards the child) / `to_bytes`
-//! (towards the client), and the proxy's full round trip: parse → swap the id → serialize.
-//! `round_trip` is the splice path (the frame keeps its bytes and writes the new id over the
-//! old one); `tree_round_trip` is the same work through an ordered `serde_json` tree, which is
-//! how every frame was forwarded before and how changed frames still are.
+//! Per message: `Frame::parse` (a copy, then the envelope scan), `Frame::parse_bytes` (the
+//! scan alone, as the stdout reader and the POST body hand bytes over), `replace_id`,
+//! `to_line` / `to_bytes` (one run of bytes), `to_one_line` of a frame whose id was swapped
+//! (what the stdin queue and client streams carry), and the proxy's full round trip: parse →
+//! swap the id → `to_one_line`. `round_trip` is the splice path (the frame keeps its bytes and
+//! the new id replaces the old one: by a copy for a small message, as pieces around it for a
+//! large one); `tree_round_trip` is the same work through an ordered `serde_json` tree, which
+//! is how every frame was forwarded before and how changed frames still are.
 //!
 //! Run: `cargo bench --bench frame` (optionally `-- <filter>`, e.g. `-- 2MiB`).
 
 use std::hint::black_box;
 use std::time::Duration;
 
+use bytes::Bytes;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hyper_mcp_proxy::frame::Frame;
 use serde_json::Value;
 
 /// The sizes benchmarked, with their labels.
-const SIZES: [(&str, usize); 4] = [
+const SIZES: [(&str, usize); 5] = [
     ("200B", 200),
     ("20KiB", 20 * 1024),
     ("100KiB", 100 * 1024),
     ("2MiB", 2 * 1024 * 1024),
+    ("10MiB", 10 * 1024 * 1024),
 ];
 
 /// A JSON string literal (quotes included) whose encoded length is exactly `len` bytes
@@ -84,7 +90,10 @@ fn configure(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     size: usize,
 ) {
-    if size >= 1024 * 1024 {
+    if size >= 8 * 1024 * 1024 {
+        group.sample_size(10);
+        group.measurement_time(Duration::from_secs(4));
+    } else if size >= 1024 * 1024 {
         group.sample_size(20);
         group.measurement_time(Duration::from_secs(4));
     } else {
@@ -94,7 +103,7 @@ fn configure(
     group.warm_up_time(Duration::from_millis(500));
 }
 
-fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards_child: bool) {
+fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>) {
     for (label, size) in SIZES {
         let bytes = make(size);
         let parsed = Frame::parse(&bytes).expect("benchmark message parses");
@@ -108,6 +117,17 @@ fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards
         group.bench_with_input(BenchmarkId::new("parse", label), &bytes, |b, bytes| {
             b.iter(|| Frame::parse(black_box(bytes)).expect("parses"));
         });
+
+        // The envelope scan alone: the bytes are handed over, not copied (as the stdout
+        // reader and the POST body hand them).
+        let shared = Bytes::from(bytes.clone());
+        group.bench_with_input(
+            BenchmarkId::new("parse_bytes", label),
+            &shared,
+            |b, shared| {
+                b.iter(|| Frame::parse_bytes(black_box(shared).clone()).expect("parses"));
+            },
+        );
 
         group.bench_function(BenchmarkId::new("replace_id", label), |b| {
             let mut frame = parsed.clone();
@@ -126,19 +146,23 @@ fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards
             b.iter(|| black_box(&parsed).to_bytes());
         });
 
+        // What the stdin queue and client streams get once the id was swapped: a copy with
+        // the new id for a small message, pieces around it for a large one.
+        let mut swapped = parsed.clone();
+        swapped.replace_id(Value::from(17u64));
+        group.bench_function(BenchmarkId::new("to_one_line", label), |b| {
+            b.iter(|| black_box(&swapped).to_one_line());
+        });
+
         // What the proxy does to this message: towards the child the client id becomes a
-        // proxy id and the frame becomes a stdin line; towards the client the proxy id
-        // becomes the client's id again and the frame becomes a JSON body / SSE event.
+        // proxy id, towards the client the proxy id becomes the client's id again; either way
+        // the frame becomes the `OneLine` the stdin queue or the client stream carries (the
+        // stdin writer adds the newline as a slice of its own).
         group.bench_with_input(BenchmarkId::new("round_trip", label), &bytes, |b, bytes| {
             b.iter(|| {
                 let mut frame = Frame::parse(black_box(bytes)).expect("parses");
                 let old = frame.replace_id(Value::from(black_box(17u64)));
-                let out = if towards_child {
-                    frame.to_line()
-                } else {
-                    frame.to_bytes()
-                };
-                (old, out)
+                (old, frame.to_one_line())
             });
         });
 
@@ -150,12 +174,7 @@ fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards
                     let map = serde_json::from_slice(black_box(bytes)).expect("parses");
                     let mut frame = Frame::from_map(map).expect("a JSON-RPC message");
                     let old = frame.replace_id(Value::from(black_box(17u64)));
-                    let out = if towards_child {
-                        frame.to_line()
-                    } else {
-                        frame.to_bytes()
-                    };
-                    (old, out)
+                    (old, frame.to_one_line())
                 });
             },
         );
@@ -163,9 +182,31 @@ fn bench_kind(c: &mut Criterion, kind: &str, make: fn(usize) -> Vec<u8>, towards
     }
 }
 
+/// The envelope scan of a 10 MiB request whose text needs no escapes (base64, or the load
+/// bench's `payload`): how fast the scan crosses a long plain string.
+fn bench_plain(c: &mut Criterion) {
+    const SIZE: usize = 10 * 1024 * 1024;
+    let text = "x".repeat(SIZE);
+    let bytes = Bytes::from(format!(
+        r#"{{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{{"name":"echo","arguments":{{"message":"{text}"}}}}}}"#
+    ));
+    let mut group = c.benchmark_group("frame/plain");
+    configure(&mut group, SIZE);
+    group.throughput(Throughput::Bytes(bytes.len() as u64));
+    group.bench_with_input(
+        BenchmarkId::new("parse_bytes", "10MiB"),
+        &bytes,
+        |b, bytes| {
+            b.iter(|| Frame::parse_bytes(black_box(bytes).clone()).expect("parses"));
+        },
+    );
+    group.finish();
+}
+
 fn frame_benches(c: &mut Criterion) {
-    bench_kind(c, "request", request_of_len, true);
-    bench_kind(c, "result", result_of_len, false);
+    bench_kind(c, "request", request_of_len);
+    bench_kind(c, "result", result_of_len);
+    bench_plain(c);
 }
 
 criterion_group!(benches, frame_benches);

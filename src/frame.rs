@@ -5,12 +5,16 @@
 //! custom methods all survive. The proxy only reads a few fields and swaps the `id`.
 //!
 //! A parsed frame keeps its original bytes and what one validating scan learned (kind, id,
-//! method, where `id` and `params` lie). Forwarding splices the current id into those bytes;
-//! the ordered JSON tree is built only when a caller reads `params`, `result` or `error`, and
-//! replaces the bytes only when a caller changes them.
+//! method, where `id` and `params` lie; `frame/byte_scan.rs`, with `serde_json` deciding what
+//! that scan leaves to it). Forwarding splices the current id into those bytes (a large
+//! message as pieces around the new id, never joined: see [`OneLine`]); the ordered JSON tree
+//! is built only when a caller reads `params`, `result` or `error`, and replaces the bytes only
+//! when a caller changes them.
 
+mod byte_scan;
 mod envelope;
 mod one_line;
+mod parsing;
 mod raw_body;
 
 use bytes::Bytes;
@@ -94,115 +98,7 @@ impl PartialEq for Frame {
     }
 }
 
-/// JSON's insignificant whitespace.
-fn is_json_whitespace(byte: &u8) -> bool {
-    matches!(byte, b' ' | b'\t' | b'\n' | b'\r')
-}
-
-/// Classifies a message from the members that decide its kind.
-fn classify(
-    jsonrpc: Option<&Value>,
-    method: Option<&Value>,
-    id: Option<&Value>,
-    has_result: bool,
-    has_error: bool,
-) -> Result<FrameKind, FrameError> {
-    if jsonrpc.and_then(Value::as_str) != Some("2.0") {
-        return Err(FrameError::Invalid("\"jsonrpc\" must be \"2.0\""));
-    }
-    let id_ok = |id: &Value| matches!(id, Value::String(_) | Value::Number(_));
-    match (method, id) {
-        (Some(Value::String(_)), Some(id)) if id_ok(id) => Ok(FrameKind::Request),
-        (Some(Value::String(_)), Some(_)) => Err(FrameError::Invalid(
-            "a request id must be a string or a number",
-        )),
-        (Some(Value::String(_)), None) => Ok(FrameKind::Notification),
-        (Some(_), _) => Err(FrameError::Invalid("\"method\" must be a string")),
-        (None, Some(_)) if has_result => Ok(FrameKind::Response),
-        (None, Some(_)) if has_error => Ok(FrameKind::Error),
-        _ => Err(FrameError::Invalid(
-            "not a JSON-RPC request, notification or response",
-        )),
-    }
-}
-
 impl Frame {
-    /// Parses one message from bytes (a POST body or one stdout line).
-    pub fn parse(bytes: &[u8]) -> Result<Frame, FrameError> {
-        Frame::parse_bytes(Bytes::copy_from_slice(bytes))
-    }
-
-    /// Parses one message, keeping `bytes` (without copying) as the message to forward.
-    pub fn parse_bytes(bytes: Bytes) -> Result<Frame, FrameError> {
-        let start = bytes
-            .iter()
-            .position(|byte| !is_json_whitespace(byte))
-            .unwrap_or(bytes.len());
-        let end = bytes
-            .iter()
-            .rposition(|byte| !is_json_whitespace(byte))
-            .map_or(start, |last| last + 1);
-        let object = bytes.slice(start..end);
-        if object.first() != Some(&b'{') {
-            return Frame::parse_tree(&bytes);
-        }
-        let object = match OneLine::check(object) {
-            Ok(object) => object,
-            Err(_pretty) => return Frame::parse_tree(&bytes),
-        };
-        if envelope::needs_tree(object.as_bytes()) {
-            return Frame::parse_tree(&bytes);
-        }
-        let envelope =
-            envelope::scan(object.as_bytes()).map_err(|err| FrameError::Parse(err.to_string()))?;
-        if envelope.duplicate {
-            return Frame::parse_tree(&bytes);
-        }
-        let kind = classify(
-            envelope.jsonrpc.as_ref(),
-            envelope.method.as_ref(),
-            envelope.id.as_ref().map(|(id, _)| id),
-            envelope.has_result,
-            envelope.has_error,
-        )?;
-        Ok(Frame {
-            kind,
-            size_hint: bytes.len(),
-            body: Body::Raw(Box::new(RawBody::new(object, envelope))),
-        })
-    }
-
-    /// Parses `bytes` into a tree: the path for what the envelope scan does not keep as bytes
-    /// (pretty-printed objects, duplicated routed members) and for what is not an object.
-    fn parse_tree(bytes: &[u8]) -> Result<Frame, FrameError> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|err| FrameError::Parse(err.to_string()))?;
-        match value {
-            Value::Object(map) => Frame::from_map(map).map(|mut frame| {
-                frame.size_hint = bytes.len();
-                frame
-            }),
-            Value::Array(_) => Err(FrameError::Invalid(
-                "JSON-RPC batches are not supported (removed in MCP 2025-06-18)",
-            )),
-            _ => Err(FrameError::Invalid(
-                "a JSON-RPC message must be a JSON object",
-            )),
-        }
-    }
-
-    /// Validates and classifies an already-parsed object.
-    pub fn from_map(map: Map<String, Value>) -> Result<Frame, FrameError> {
-        let kind = classify(
-            map.get("jsonrpc"),
-            map.get("method"),
-            map.get("id"),
-            map.contains_key("result"),
-            map.contains_key("error"),
-        )?;
-        Ok(Frame::built(map, kind))
-    }
-
     /// A frame the proxy built itself.
     fn built(map: Map<String, Value>, kind: FrameKind) -> Frame {
         Frame {
@@ -361,21 +257,27 @@ impl Frame {
         }
     }
 
-    /// Serializes the frame once; the same bytes serve JSON bodies and SSE events.
+    /// The frame as one run of bytes: a JSON body the proxy answers with itself, a message the
+    /// modern leg parses again. (What the stdin queue and client streams carry is
+    /// [`Frame::to_one_line`], which a large message reaches without a copy.)
     pub fn to_bytes(&self) -> Bytes {
         self.to_one_line().into_bytes()
     }
 
-    /// The frame's serialization, typed as free of raw line breaks.
+    /// The frame's serialization, typed as free of raw line breaks: what the stdin queue and
+    /// client streams carry. A large parsed frame whose id was replaced comes as pieces around
+    /// the new id, which writers write one after another (see [`OneLine`]).
     pub fn to_one_line(&self) -> OneLine {
         match &self.body {
             // The stored bytes are single-line and the spliced id is compact JSON.
-            Body::Raw(raw) => OneLine::compact(raw.serialize(false)),
+            Body::Raw(raw) => raw.to_one_line(),
             Body::Tree(map) => OneLine::compact(self.serialize_tree(map, false)),
         }
     }
 
-    /// Serializes the frame followed by `\n`, the framing of the stdio transport.
+    /// Serializes the frame followed by `\n`, the framing of the stdio transport, as one run
+    /// of bytes (for a writer of its own, like the era probe's; the stdin writer adds the
+    /// newline as a slice of its own instead).
     pub fn to_line(&self) -> Bytes {
         match &self.body {
             Body::Raw(raw) => raw.serialize(true),

@@ -14,6 +14,7 @@
 
 mod answer;
 mod body;
+mod line_body;
 mod misroute;
 pub mod ops;
 mod post;

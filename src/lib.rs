@@ -38,7 +38,8 @@
 //! - `budget.rs`: byte budgets per session and proxy, per direction; a `Charge` travels with
 //!   the bytes it covers and is released when they are delivered.
 //! - `stream.rs`, `sse.rs`: client streams and their SSE encoding.
-//! - `line_reader.rs`: capped line framing of the child's output.
+//! - `line_reader.rs`: capped line framing of the child's output; lines are handed over as
+//!   slices of the read buffer, and an idle child holds no buffer.
 //! - `serve.rs`: the accept loop: connection limit, header and idle timeouts, bounded close.
 //! - `fd_limit.rs`: the descriptor limit, raised at startup; the default connection limit.
 //! - `config.rs`: CLI and validated configuration.

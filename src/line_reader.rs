@@ -2,17 +2,38 @@
 //! child that never writes `\n` cannot make the proxy buffer without bound. An over-long line
 //! is discarded, but its first and last few KiB are kept: the message's `id` is usually near
 //! one end, and recovering it lets the proxy fail the request the line answered.
+//!
+//! Lines are read into one `BytesMut` and handed over as frozen slices of it: a line is never
+//! copied between the pipe and the frame that keeps it. The buffer exists only while bytes wait
+//! in it: once every read byte is handed over it is let go, and the next read lands on the
+//! stack first, so an idle child (most sessions, most of the time) holds no read buffer at all.
+//! The allocation that follows that read is as large as what arrived, or, for a line still in
+//! progress, grows by doubling with reads as large as its room.
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use std::future::poll_fn;
+use std::mem::MaybeUninit;
+use std::pin::Pin;
+use std::task::Poll;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 /// Bytes kept from each end of a discarded line.
 pub const KEPT_ENDS: usize = 4096;
 
+/// The most bytes read onto the stack when no line is in progress.
+const IDLE_READ_MAX: usize = 16 * 1024;
+
+/// The most room kept for a line in progress after the lines before it were handed over: the
+/// rest of a huge message's buffer belongs to the message (and goes when it does), so a short
+/// remainder moves to a buffer of its own size.
+const KEPT_CAPACITY: usize = 64 * 1024;
+
 /// One line read from the child.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Line<'a> {
+pub enum Line {
     /// A complete line without its `\n` (and without a trailing `\r`).
-    Complete(&'a [u8]),
+    Complete(Bytes),
     /// A line longer than the cap; its bytes were discarded but for both ends.
     TooLong {
         len: usize,
@@ -21,13 +42,19 @@ pub enum Line<'a> {
     },
 }
 
-/// Reads capped lines from an async byte source.
+/// Reads capped lines from an async byte source. Cancel-safe: what a read brought is kept in
+/// the reader, so a dropped `next_line` future loses nothing.
 pub struct LineReader<R> {
-    /// Buffered so that small lines cost one syscall per buffer, not per line.
-    inner: BufReader<R>,
+    source: R,
     max_line: usize,
-    /// The line being assembled; reused between lines to avoid reallocating.
-    line: Vec<u8>,
+    /// Bytes read and not handed over yet; no allocation while empty.
+    pending: BytesMut,
+    /// Leading bytes of `pending` already searched for `\n` (a line in progress).
+    searched: usize,
+    /// Bytes read at a time onto the stack, and the least room a line in progress gets.
+    idle_read: usize,
+    /// The over-long line being skipped, if any.
+    discarding: Option<Discarding>,
 }
 
 /// What is left of a line while it is being discarded.
@@ -38,15 +65,12 @@ struct Discarding {
 }
 
 impl Discarding {
-    fn start(line: &[u8], chunk: &[u8]) -> Discarding {
-        let mut discarding = Discarding {
+    fn new() -> Discarding {
+        Discarding {
             len: 0,
             head: Vec::with_capacity(KEPT_ENDS),
             tail: Vec::with_capacity(KEPT_ENDS),
-        };
-        discarding.add(line);
-        discarding.add(chunk);
-        discarding
+        }
     }
 
     fn add(&mut self, chunk: &[u8]) {
@@ -59,7 +83,7 @@ impl Discarding {
         self.tail.drain(..excess);
     }
 
-    fn finish(self) -> Line<'static> {
+    fn finish(self) -> Line {
         Line::TooLong {
             len: self.len,
             head: self.head,
@@ -69,126 +93,156 @@ impl Discarding {
 }
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
-    /// Wraps `source`, keeping lines of at most `max_line` bytes, reading `buffer` bytes at a
-    /// time (the buffer is allocated per child, so it stays small; long lines are assembled in
-    /// `line` anyway).
-    pub fn new(source: R, max_line: usize, buffer: usize) -> LineReader<R> {
+    /// Wraps `source`, keeping lines of at most `max_line` bytes, reading up to `read` bytes at
+    /// a time while no line is in progress (at most 16 KiB: that read lands on the stack).
+    pub fn new(source: R, max_line: usize, read: usize) -> LineReader<R> {
         LineReader {
-            inner: BufReader::with_capacity(buffer, source),
+            source,
             max_line,
-            line: Vec::new(),
+            pending: BytesMut::new(),
+            searched: 0,
+            idle_read: read.clamp(1, IDLE_READ_MAX),
+            discarding: None,
         }
     }
 
     /// The next line, or `None` at end of input.
-    pub async fn next_line(&mut self) -> std::io::Result<Option<Line<'_>>> {
-        self.line.clear();
-        if self.line.capacity() > 1024 * 1024 {
-            // Give back the memory of a past huge message.
-            self.line = Vec::new();
-        }
-        let mut discarding: Option<Discarding> = None;
+    pub async fn next_line(&mut self) -> std::io::Result<Option<Line>> {
         loop {
-            let available = self.inner.fill_buf().await?;
-            if available.is_empty() {
-                if let Some(discarding) = discarding {
-                    return Ok(Some(discarding.finish()));
-                }
-                if self.line.is_empty() {
-                    return Ok(None);
-                }
-                break;
+            if let Some(line) = self.take_line() {
+                return Ok(Some(line));
             }
-            let (chunk, consumed, done) = match memchr::memchr(b'\n', available) {
-                Some(end) => (&available[..end], end + 1, true),
-                None => (available, available.len(), false),
-            };
-            match &mut discarding {
-                Some(discarding) => discarding.add(chunk),
-                None if self.line.len() + chunk.len() > self.max_line => {
-                    discarding = Some(Discarding::start(&self.line, chunk));
-                    self.line.clear();
-                }
-                None => self.line.extend_from_slice(chunk),
-            }
-            self.inner.consume(consumed);
-            if done {
-                if let Some(discarding) = discarding {
-                    return Ok(Some(discarding.finish()));
-                }
-                break;
+            if self.read().await? == 0 {
+                return Ok(self.finish());
             }
         }
-        if self.line.last() == Some(&b'\r') {
-            self.line.pop();
+    }
+
+    /// Bytes allocated for lines not handed over yet (0 while nothing waits).
+    #[cfg(test)]
+    pub fn buffered_capacity(&self) -> usize {
+        self.pending.capacity()
+    }
+
+    /// The first complete line in `pending`, if there is one; otherwise notes how far the line
+    /// in progress was searched and starts discarding it once it is over the cap.
+    fn take_line(&mut self) -> Option<Line> {
+        let Some(found) = memchr::memchr(b'\n', &self.pending[self.searched..]) else {
+            self.searched = self.pending.len();
+            self.cap_line_in_progress();
+            return None;
+        };
+        let end = self.searched + found;
+        self.searched = 0;
+        let discarding = match self.discarding.take() {
+            Some(discarding) => Some(discarding),
+            None if end > self.max_line => Some(Discarding::new()),
+            None => None,
+        };
+        let line = match discarding {
+            Some(mut discarding) => {
+                discarding.add(&self.pending[..end]);
+                self.pending.advance(end + 1);
+                discarding.finish()
+            }
+            None => {
+                let mut line = if end + 1 == self.pending.len() {
+                    // The whole buffer: handed over as it is, without splitting it.
+                    std::mem::take(&mut self.pending)
+                } else {
+                    self.pending.split_to(end + 1)
+                };
+                line.truncate(end);
+                if line.last() == Some(&b'\r') {
+                    line.truncate(end - 1);
+                }
+                Line::Complete(line.freeze())
+            }
+        };
+        self.let_go_of_handed_over();
+        Some(line)
+    }
+
+    /// Keeps the line in progress within the cap: past it, the line is discarded but for its
+    /// ends, and its buffer is let go.
+    fn cap_line_in_progress(&mut self) {
+        if self.discarding.is_none() && self.pending.len() <= self.max_line {
+            return;
         }
-        Ok(Some(Line::Complete(&self.line)))
+        let discarding = self.discarding.get_or_insert_with(Discarding::new);
+        discarding.add(&self.pending);
+        self.pending = BytesMut::new();
+        self.searched = 0;
+    }
+
+    /// After a hand-over: nothing stays allocated for an empty buffer, and a short remainder
+    /// does not keep a huge buffer alive.
+    fn let_go_of_handed_over(&mut self) {
+        if self.pending.is_empty() {
+            self.pending = BytesMut::new();
+        } else if self.pending.capacity() > KEPT_CAPACITY {
+            self.pending = BytesMut::from(&self.pending[..]);
+        }
+    }
+
+    /// Reads more bytes into `pending`; 0 at end of input.
+    async fn read(&mut self) -> std::io::Result<usize> {
+        if self.pending.is_empty() {
+            return self.read_idle().await;
+        }
+        // A line in progress: its room doubles with it, and a read never takes the line more
+        // than one byte past the cap (that byte tells it is over).
+        let len = self.pending.len();
+        self.pending.reserve(len.max(self.idle_read));
+        let room = (self.max_line + 1).saturating_sub(len).max(1);
+        let mut limited = (&mut self.pending).limit(room);
+        self.source.read_buf(&mut limited).await
+    }
+
+    /// Waits for bytes without holding a buffer: they are read onto the stack, then moved to a
+    /// buffer sized by what arrived.
+    async fn read_idle(&mut self) -> std::io::Result<usize> {
+        let LineReader {
+            source,
+            pending,
+            idle_read,
+            ..
+        } = self;
+        poll_fn(|cx| {
+            let mut stack = [MaybeUninit::<u8>::uninit(); IDLE_READ_MAX];
+            let mut read = ReadBuf::uninit(&mut stack[..*idle_read]);
+            std::task::ready!(Pin::new(&mut *source).poll_read(cx, &mut read))?;
+            let arrived = read.filled();
+            if arrived.last() == Some(&b'\n') {
+                // Whole lines: an exact fit, which is what their frames will keep.
+                *pending = BytesMut::from(arrived);
+            } else if !arrived.is_empty() {
+                // A line in progress: room for it to grow.
+                *pending = BytesMut::with_capacity(2 * arrived.len().max(*idle_read));
+                pending.extend_from_slice(arrived);
+            }
+            Poll::Ready(Ok(arrived.len()))
+        })
+        .await
+    }
+
+    /// What is left at end of input: a last line without `\n`, or the line being discarded.
+    fn finish(&mut self) -> Option<Line> {
+        self.searched = 0;
+        if let Some(discarding) = self.discarding.take() {
+            self.pending = BytesMut::new();
+            return Some(discarding.finish());
+        }
+        if self.pending.is_empty() {
+            return None;
+        }
+        let mut line = std::mem::take(&mut self.pending);
+        if line.last() == Some(&b'\r') {
+            line.truncate(line.len() - 1);
+        }
+        Some(Line::Complete(line.freeze()))
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn lines(input: &[u8], max: usize) -> Vec<Result<String, usize>> {
-        let mut reader = LineReader::new(input, max, 16);
-        let mut out = Vec::new();
-        while let Some(line) = reader.next_line().await.unwrap() {
-            out.push(match line {
-                Line::Complete(bytes) => Ok(String::from_utf8(bytes.to_vec()).unwrap()),
-                Line::TooLong { len, .. } => Err(len),
-            });
-        }
-        out
-    }
-
-    #[tokio::test]
-    async fn splits_lines_and_strips_carriage_returns() {
-        assert_eq!(
-            lines(b"a\r\nbb\n\nccc", 10).await,
-            vec![
-                Ok("a".into()),
-                Ok("bb".into()),
-                Ok("".into()),
-                Ok("ccc".into())
-            ]
-        );
-    }
-
-    #[tokio::test]
-    async fn over_long_lines_are_reported_and_skipped() {
-        assert_eq!(
-            lines(b"12345\nok\n1234567890123\nend\n", 4).await,
-            vec![Err(5), Ok("ok".into()), Err(13), Ok("end".into())]
-        );
-    }
-
-    #[tokio::test]
-    async fn lines_spanning_many_buffers_are_kept_whole() {
-        let mut input = vec![b'x'; 200_000];
-        input.push(b'\n');
-        let got = lines(&input, 300_000).await;
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].as_ref().map(String::len), Ok(200_000));
-    }
-
-    #[tokio::test]
-    async fn a_discarded_line_keeps_both_ends() {
-        let mut input = b"{\"id\":7,".to_vec();
-        input.extend(std::iter::repeat_n(b'x', 20_000));
-        input.extend_from_slice(b",\"end\":1}\nnext\n");
-        let mut reader = LineReader::new(&input[..], 1000, 64);
-        let Some(Line::TooLong { len, head, tail }) = reader.next_line().await.unwrap() else {
-            panic!("expected an over-long line");
-        };
-        assert_eq!(len, 8 + 20_000 + 9);
-        assert_eq!(head.len(), KEPT_ENDS);
-        assert!(head.starts_with(b"{\"id\":7,xxx"));
-        assert_eq!(tail.len(), KEPT_ENDS);
-        assert!(tail.ends_with(b"xxx,\"end\":1}"));
-        assert_eq!(
-            reader.next_line().await.unwrap(),
-            Some(Line::Complete(b"next"))
-        );
-    }
-}
+mod tests;

@@ -4,8 +4,8 @@
 //! with it: its id and empty data, which a client records as the last event id without
 //! dispatching anything, so it can resume the stream before the first message.
 //!
-//! Each message is written as three chunks (prefix, the already-serialized JSON, suffix) so a
-//! large message is never copied.
+//! Each message is written as chunks (prefix, the already-serialized JSON as its pieces,
+//! suffix) so a large message is never copied.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -74,7 +74,9 @@ impl SseBody {
         } = event;
         let prefix = format!("id: {id}\ndata: ");
         self.chunks.push_back(Bytes::from(prefix));
-        self.chunks.push_back(payload);
+        // One line by its type: it cannot end the `data:` line early. A spliced message goes
+        // as its pieces, never joined.
+        self.chunks.extend(payload.pieces().iter().cloned());
         // Handed to the HTTP body: its room in the session's byte budget is free again.
         drop(charge);
         self.chunks.push_back(Bytes::from_static(b"\n\n"));
@@ -158,15 +160,16 @@ pub fn sse_body(setup: SseSetup, rx: StreamReceiver) -> Body {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::OneLine;
     use crate::stream::{Priming, StreamSender};
     use http_body_util::BodyExt;
 
     #[tokio::test]
     async fn events_carry_ids_and_the_body_ends_after_the_answer() {
         let (mut tx, rx) = StreamSender::open(7, 8, Priming::None);
-        tx.offer(Bytes::from_static(b"{\"n\":1}"), StreamEnd::Open)
+        tx.offer(OneLine::from_static(b"{\"n\":1}"), StreamEnd::Open)
             .unwrap();
-        tx.offer(Bytes::from_static(b"{\"n\":2}"), StreamEnd::Result)
+        tx.offer(OneLine::from_static(b"{\"n\":2}"), StreamEnd::Result)
             .unwrap();
         let gauge = Gauge::default();
         let setup = SseSetup {
@@ -218,7 +221,7 @@ mod tests {
             })),
         };
         let body = sse_body(setup, rx);
-        tx.offer(Bytes::from_static(b"{}"), StreamEnd::Result)
+        tx.offer(OneLine::from_static(b"{}"), StreamEnd::Result)
             .unwrap();
         let bytes = body.collect().await.unwrap().to_bytes();
         assert_eq!(&bytes[..], b"id: 3/1\ndata: \n\nid: 3/2\ndata: {}\n\n");

@@ -1,6 +1,7 @@
 //! Client streams: the bounded channels that carry already-serialized messages from a session
 //! to one HTTP response (a POST's answer stream or the standalone GET stream), and the small
-//! replay ring that lets a client resume a stream with `Last-Event-ID`.
+//! replay ring that lets a client resume a stream with `Last-Event-ID`. Messages travel as
+//! [`OneLine`]s, so each is one SSE `data:` line as it is.
 //!
 //! Streams are numbered per session ([`StreamNumbers`]): an SSE event id tells a client nothing
 //! about other sessions' traffic. A stream may reserve its first sequence number for the
@@ -15,10 +16,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::budget::{Budget, Charge};
+use crate::frame::OneLine;
 
 /// Events kept per stream for replay.
 const RING_EVENTS: usize = 32;
@@ -55,7 +56,7 @@ impl fmt::Display for EventId {
 #[derive(Debug)]
 pub struct StreamEvent {
     /// The serialized JSON-RPC message.
-    pub payload: Bytes,
+    pub payload: OneLine,
     /// How this event ends the stream, if it does: the answer to the stream's request.
     pub end: StreamEnd,
     /// Its SSE event id.
@@ -69,7 +70,7 @@ pub struct StreamEvent {
 /// never hold up live traffic.
 #[derive(Debug, Clone)]
 struct Kept {
-    payload: Bytes,
+    payload: OneLine,
     end: StreamEnd,
     id: EventId,
 }
@@ -186,7 +187,7 @@ impl StreamSender {
     /// Queues an event without waiting. On failure (a full channel, no room in the byte
     /// budget, or a client gone) the stream is detached and the event is not kept: the caller
     /// delivers it elsewhere.
-    pub fn offer(&mut self, payload: Bytes, end: StreamEnd) -> Result<(), StreamDetached> {
+    pub fn offer(&mut self, payload: OneLine, end: StreamEnd) -> Result<(), StreamDetached> {
         let Some(tx) = &self.tx else {
             return Err(StreamDetached::Closed);
         };
@@ -232,7 +233,7 @@ impl StreamSender {
     }
 
     /// Keeps an event for a client that will resume this detached stream (its answer).
-    pub fn keep_for_resume(&mut self, payload: Bytes, end: StreamEnd) {
+    pub fn keep_for_resume(&mut self, payload: OneLine, end: StreamEnd) {
         self.seq += 1;
         let id = EventId {
             stream: self.id,
@@ -302,8 +303,8 @@ impl StreamSender {
 mod tests {
     use super::*;
 
-    fn bytes(text: &'static str) -> Bytes {
-        Bytes::from_static(text.as_bytes())
+    fn bytes(text: &'static str) -> OneLine {
+        OneLine::from_static(text.as_bytes())
     }
 
     #[test]

@@ -11,8 +11,9 @@ use tracing::Span;
 
 use crate::line_reader::{Line, LineReader};
 
-/// Read buffer of a child's stderr, which carries only log lines.
-const STDERR_BUFFER: usize = 1024;
+/// Bytes read at a time from a child's stderr, which carries only log lines (on the stack: an
+/// idle child's stderr holds no buffer).
+const STDERR_READ: usize = 1024;
 /// Longest stderr line kept whole.
 const STDERR_LINE: usize = 16 * 1024;
 /// Most stderr lines logged per second per child; the excess is counted, not logged.
@@ -45,13 +46,13 @@ impl StderrTail {
 
 /// Forwards the child's stderr to the log, line by line, until it closes.
 pub async fn pump_stderr(stderr: Box<dyn AsyncRead + Send + Unpin>, span: Span, tail: StderrTail) {
-    let mut reader = LineReader::new(stderr, STDERR_LINE, STDERR_BUFFER);
+    let mut reader = LineReader::new(stderr, STDERR_LINE, STDERR_READ);
     let mut window_start = tokio::time::Instant::now();
     let mut logged = 0u32;
     let mut suppressed = 0u64;
     loop {
         let line = match reader.next_line().await {
-            Ok(Some(Line::Complete(bytes))) => String::from_utf8_lossy(bytes).into_owned(),
+            Ok(Some(Line::Complete(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
             Ok(Some(Line::TooLong { len, .. })) => {
                 format!("[{len} bytes of stderr without a newline]")
             }

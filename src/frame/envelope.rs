@@ -15,7 +15,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 /// What the scan learned about one top-level object.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(super) struct Envelope {
     /// `jsonrpc`, decoded.
     pub jsonrpc: Option<Value>,
@@ -56,7 +56,7 @@ pub(super) fn member<'a>(object: &'a str, name: &str) -> Option<&'a RawValue> {
 }
 
 /// Nesting the scan accepts; `serde_json` refuses to build a tree deeper than 127 levels.
-const MAX_SCANNED_DEPTH: usize = 100;
+pub(super) const MAX_SCANNED_DEPTH: usize = 100;
 
 /// Whether `object` holds JSON the scan would accept but the tree would not be built from:
 /// `\u` escapes of UTF-16 surrogates (a lone one is refused only when a string is decoded)

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde_json::{Map, Value};
 
+use super::byte_scan::{self, Member};
 use super::envelope::{self, Envelope};
-use super::one_line::OneLine;
+use super::one_line::{OneLine, SPLICE_INTO_PIECES};
 
 /// A parsed frame's message, kept as bytes.
 #[derive(Debug, Clone)]
@@ -68,12 +69,27 @@ impl RawBody {
         self.progress_token
             .get_or_init(|| {
                 let bytes = self.bytes.as_bytes();
-                let params = std::str::from_utf8(&bytes[self.params.clone()?]).ok()?;
-                let meta = envelope::member(params, "_meta")?;
-                let token = envelope::member(meta.get(), "progressToken")?;
-                serde_json::from_str(token.get()).ok()
+                let params = &bytes[self.params.clone()?];
+                let meta = member(params, "_meta")?;
+                let token = member(meta, "progressToken")?;
+                serde_json::from_slice(token).ok()
             })
             .as_ref()
+    }
+
+    /// The message with the current id in place: its bytes themselves while the id is the
+    /// original, pieces around the new id for a large message (no copy), and for a small one a
+    /// copy with the new id written in.
+    pub fn to_one_line(&self) -> OneLine {
+        let Some((id, span)) = self.id.as_ref().filter(|_| self.id_replaced) else {
+            return self.bytes.clone();
+        };
+        if self.bytes.len() < SPLICE_INTO_PIECES {
+            return OneLine::compact(self.serialize(false));
+        }
+        let mut compact = Vec::with_capacity(32);
+        write_value(&mut compact, id);
+        self.bytes.splice(span.clone(), compact)
     }
 
     /// The bytes with the current id in place, plus `\n` when `newline`.
@@ -96,6 +112,19 @@ impl RawBody {
             out.push(b'\n');
         }
         Bytes::from(out)
+    }
+}
+
+/// The value of member `name` of the JSON object `object`, if it is one and has that member:
+/// found by the byte scan, or by `serde_json` for what that scan leaves to it.
+fn member<'a>(object: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    match byte_scan::member(object, name) {
+        Member::Found(value) => Some(&object[value]),
+        Member::Missing => None,
+        Member::Unsure => {
+            let text = std::str::from_utf8(object).ok()?;
+            envelope::member(text, name).map(|raw| raw.get().as_bytes())
+        }
     }
 }
 

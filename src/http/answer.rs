@@ -8,7 +8,7 @@ use ractor::ActorRef;
 use serde_json::Value;
 
 use super::HttpState;
-use super::responses::{json_response, session_not_found, with_retry_after};
+use super::responses::{json_message_response, json_response, session_not_found, with_retry_after};
 use crate::budget::Charge;
 use crate::frame::{Frame, INTERNAL_ERROR, SERVER_ERROR};
 use crate::index::SessionEntry;
@@ -163,17 +163,10 @@ impl HttpState {
             StreamEnd::Refused(status) => {
                 let status =
                     StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                with_retry_after(
-                    (
-                        status,
-                        [(header::CONTENT_TYPE, "application/json")],
-                        first.payload,
-                    )
-                        .into_response(),
-                )
+                with_retry_after(json_message_response(status, first.payload))
             }
             StreamEnd::Open | StreamEnd::Result | StreamEnd::Error => {
-                let mut response = json_response(first.payload);
+                let mut response = json_message_response(StatusCode::OK, first.payload);
                 // A failed initialize ends its session: there is no id to hand out then.
                 if let Some(id) = new_session.filter(|_| first.end == StreamEnd::Result) {
                     set_session_header(&mut response, &id);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bytes::BytesMut;
 use futures_util::StreamExt;
 
 use super::HttpState;
@@ -89,24 +90,35 @@ enum BodyError {
     Broken(axum::Error),
 }
 
-/// Reads a body of at most `limit` bytes (a single chunk is taken without a copy).
+/// Reads a body of at most `limit` bytes. A single chunk is taken without a copy; several are
+/// gathered into one buffer as they arrive (sized by `Content-Length` when it is given), so
+/// the copy overlaps the upload and no chunk is held after it is copied.
 async fn read_limited(body: Body, limit: usize) -> Result<Bytes, BodyError> {
+    let declared = hyper::body::Body::size_hint(&body).lower();
     let mut stream = body.into_data_stream();
-    let mut chunks: Vec<Bytes> = Vec::new();
-    let mut total = 0usize;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(BodyError::Broken)?;
-        total = total.saturating_add(chunk.len());
-        if total > limit {
+    let mut next = async || stream.next().await.transpose().map_err(BodyError::Broken);
+    let Some(first) = next().await? else {
+        return Ok(Bytes::new());
+    };
+    if first.len() > limit {
+        return Err(BodyError::TooLarge);
+    }
+    let Some(second) = next().await? else {
+        return Ok(first);
+    };
+    let expected = usize::try_from(declared).unwrap_or(usize::MAX).min(limit);
+    let mut gathered = BytesMut::with_capacity(expected.max(first.len()));
+    gathered.extend_from_slice(&first);
+    drop(first);
+    let mut chunk = Some(second);
+    while let Some(more) = chunk {
+        if gathered.len().saturating_add(more.len()) > limit {
             return Err(BodyError::TooLarge);
         }
-        chunks.push(chunk);
+        gathered.extend_from_slice(&more);
+        chunk = next().await?;
     }
-    Ok(match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.swap_remove(0),
-        _ => Bytes::from(chunks.concat()),
-    })
+    Ok(gathered.freeze())
 }
 
 /// Reads and throws away the rest of a refused request's body, in the background, so a client
@@ -141,4 +153,39 @@ pub(super) fn declared_length(headers: &HeaderMap) -> Option<u64> {
         .trim()
         .parse()
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use super::*;
+
+    fn body_of(chunks: &[&'static [u8]]) -> Body {
+        let chunks: Vec<Result<Bytes, Infallible>> = chunks
+            .iter()
+            .map(|chunk| Ok(Bytes::from_static(chunk)))
+            .collect();
+        Body::from_stream(futures_util::stream::iter(chunks))
+    }
+
+    #[tokio::test]
+    async fn one_chunk_is_taken_as_it_is() {
+        static CHUNK: &[u8] = b"{\"jsonrpc\":\"2.0\"}";
+        let read = read_limited(body_of(&[CHUNK]), 100).await.ok().unwrap();
+        assert_eq!(read.as_ptr(), CHUNK.as_ptr());
+        assert_eq!(&read[..], CHUNK);
+    }
+
+    #[tokio::test]
+    async fn chunks_are_gathered_in_order_up_to_the_limit() {
+        let read = read_limited(body_of(&[b"{\"a\"", b":", b"1}"]), 7).await;
+        assert_eq!(read.ok(), Some(Bytes::from_static(b"{\"a\":1}")));
+        let over = read_limited(body_of(&[b"{\"a\"", b":", b"12}"]), 7).await;
+        assert!(matches!(over, Err(BodyError::TooLarge)));
+        let first_over = read_limited(body_of(&[b"{\"a\":12}"]), 7).await;
+        assert!(matches!(first_over, Err(BodyError::TooLarge)));
+        let empty = read_limited(body_of(&[]), 7).await;
+        assert_eq!(empty.ok(), Some(Bytes::new()));
+    }
 }

@@ -6,7 +6,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
-use crate::frame::{Frame, INVALID_REQUEST, SERVER_ERROR};
+use super::line_body::line_body;
+use crate::frame::{Frame, INVALID_REQUEST, OneLine, SERVER_ERROR};
 
 /// A JSON-RPC error body with an HTTP status, for answers the proxy gives itself.
 pub fn rpc_error(status: StatusCode, code: i64, message: &str) -> Response {
@@ -51,6 +52,16 @@ pub(super) fn json_response(payload: Bytes) -> Response {
         StatusCode::OK,
         [(header::CONTENT_TYPE, "application/json")],
         payload,
+    )
+        .into_response()
+}
+
+/// `status` with one message as its JSON body, written as the message's pieces.
+pub(super) fn json_message_response(status: StatusCode, message: OneLine) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        line_body(message),
     )
         .into_response()
 }

@@ -164,7 +164,7 @@ impl ModernCall {
 
     fn sort(&mut self, event: StreamEvent) -> Option<CallStep> {
         let StreamEvent { payload, end, .. } = event;
-        let mut frame = match Frame::parse_bytes(payload) {
+        let mut frame = match Frame::parse_bytes(payload.into_bytes()) {
             Ok(frame) => frame,
             Err(err) => {
                 tracing::warn!(error = %err, "dropped an unparsable message on a modern call's stream");

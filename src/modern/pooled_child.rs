@@ -159,7 +159,7 @@ pub async fn open_pooled(
 async fn await_initialize(mut rx: StreamReceiver) -> Result<Value, StartError> {
     let answer = tokio::time::timeout(INITIALIZE_DEADLINE, async {
         while let Some(event) = rx.recv().await {
-            let Ok(frame) = Frame::parse_bytes(event.payload.clone()) else {
+            let Ok(frame) = Frame::parse_bytes(event.payload.into_bytes()) else {
                 continue;
             };
             match frame.kind() {
@@ -188,7 +188,7 @@ async fn serve_unrelated(
     roots: Arc<[String]>,
 ) {
     while let Some(event) = rx.recv().await {
-        let Ok(frame) = Frame::parse_bytes(event.payload.clone()) else {
+        let Ok(frame) = Frame::parse_bytes(event.payload.into_bytes()) else {
             continue;
         };
         if frame.kind() == FrameKind::Request {

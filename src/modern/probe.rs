@@ -294,7 +294,7 @@ async fn read_answer(stdout: ChildStdout, shown: &str) -> ProbeVerdict {
         let (head, tail) = match line {
             Line::Complete(bytes) => {
                 // Servers may write invalid UTF-8 inside strings; read it with replacements.
-                match Frame::parse(String::from_utf8_lossy(bytes).as_bytes()) {
+                match Frame::parse(String::from_utf8_lossy(&bytes).as_bytes()) {
                     Ok(frame) => match frame.kind() {
                         FrameKind::Response | FrameKind::Error if frame.id() == Some(&probe_id) => {
                             return judge(&frame);
@@ -357,7 +357,7 @@ async fn drain_lines(stderr: impl AsyncRead + Unpin, shown: &str) {
         logged += 1;
         match line {
             Line::Complete(bytes) => {
-                tracing::debug!(command = %shown, "era probe child stderr: {}", String::from_utf8_lossy(bytes));
+                tracing::debug!(command = %shown, "era probe child stderr: {}", String::from_utf8_lossy(&bytes));
             }
             Line::TooLong { len, .. } => {
                 tracing::debug!(command = %shown, "era probe child stderr: [{len} bytes without a newline]");

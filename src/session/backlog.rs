@@ -4,15 +4,15 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::budget::Charge;
+use crate::frame::OneLine;
 
 /// One waiting message.
 #[derive(Debug)]
 pub struct Parked {
-    pub payload: Bytes,
+    pub payload: OneLine,
     /// For a server→client request: its outbound id, so an expired one can be answered.
     pub server_request: Option<u64>,
     pub since: Instant,
@@ -41,7 +41,7 @@ impl Backlog {
     /// Parks a message; returns the message evicted to make room, if any.
     pub fn park(
         &mut self,
-        payload: Bytes,
+        payload: OneLine,
         server_request: Option<u64>,
         charge: Charge,
     ) -> Option<Parked> {
@@ -86,6 +86,7 @@ impl Backlog {
 mod tests {
     use super::*;
     use crate::budget::GlobalBudgets;
+    use bytes::Bytes;
 
     fn charge() -> Charge {
         GlobalBudgets::new(1 << 20)
@@ -100,16 +101,16 @@ mod tests {
         let mut backlog = Backlog::new(2);
         assert!(
             backlog
-                .park(Bytes::from_static(b"1"), Some(1), charge())
+                .park(OneLine::from_static(b"1"), Some(1), charge())
                 .is_none()
         );
         assert!(
             backlog
-                .park(Bytes::from_static(b"2"), None, charge())
+                .park(OneLine::from_static(b"2"), None, charge())
                 .is_none()
         );
         let evicted = backlog
-            .park(Bytes::from_static(b"3"), None, charge())
+            .park(OneLine::from_static(b"3"), None, charge())
             .unwrap();
         assert_eq!(evicted.server_request, Some(1));
         let rest: Vec<_> = backlog.take_all().into_iter().map(|p| p.payload).collect();
@@ -122,9 +123,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn expires_by_age() {
         let mut backlog = Backlog::new(8);
-        backlog.park(Bytes::from_static(b"old"), Some(5), charge());
+        backlog.park(OneLine::from_static(b"old"), Some(5), charge());
         tokio::time::advance(Duration::from_secs(10)).await;
-        backlog.park(Bytes::from_static(b"new"), None, charge());
+        backlog.park(OneLine::from_static(b"new"), None, charge());
         let expired = backlog.expire(Duration::from_secs(5));
         assert_eq!(expired.len(), 1);
         assert_eq!(expired[0].server_request, Some(5));

@@ -147,9 +147,10 @@ impl SessionState {
         let Some(child) = &self.child else {
             return false;
         };
-        let line = frame.to_line();
-        let len = line.len();
-        match child.stdin.push(line, charge) {
+        let message = frame.to_one_line();
+        // Counted as written: the message and the newline the writer ends it with.
+        let len = message.len() + 1;
+        match child.stdin.push(message, charge) {
             Ok(()) => {
                 self.metrics
                     .message(Direction::ClientToChild, frame.kind(), len);

@@ -60,7 +60,7 @@ impl SessionState {
         let frame =
             Frame::error_response(client_id, error.code, &error.message, error.data.clone());
         let end = error.status.map_or(StreamEnd::Error, StreamEnd::Refused);
-        let payload = frame.to_bytes();
+        let payload = frame.to_one_line();
         let offered = stream.offer(payload.clone(), end);
         if offered.is_err() {
             stream.keep_for_resume(payload, end);

@@ -2,7 +2,6 @@
 //! the client (sampling, elicitation, roots, ping, custom) and notifications, each delivered on
 //! exactly one client stream; and lines the proxy could not read.
 
-use bytes::Bytes;
 use ractor::ActorRef;
 use serde_json::{Value, json};
 
@@ -185,7 +184,7 @@ impl SessionState {
                 .request_failed(request.method, FailReason::ErrorResponse);
         }
         frame.replace_id(request.client_id);
-        let payload = frame.to_bytes();
+        let payload = frame.to_one_line();
         self.metrics
             .message(Direction::ChildToClient, frame.kind(), payload.len());
         let Some(mut stream) = request.stream else {
@@ -240,7 +239,7 @@ impl SessionState {
         frame: &Frame,
         server_request: Option<u64>,
     ) {
-        let payload: Bytes = frame.to_bytes();
+        let payload = frame.to_one_line();
         self.metrics
             .message(Direction::ChildToClient, frame.kind(), payload.len());
         loop {
@@ -317,7 +316,7 @@ impl SessionState {
                 Some(json!({ "requestId": outbound_id, "reason": "request timed out" })),
             );
             if let Some(stream) = self.standalone.as_mut() {
-                let _ = stream.offer(notice.to_bytes(), StreamEnd::Open);
+                let _ = stream.offer(notice.to_one_line(), StreamEnd::Open);
             }
         }
     }
@@ -346,7 +345,7 @@ impl SessionState {
                 "notifications/cancelled",
                 Some(json!({ "requestId": outbound_id, "reason": reason })),
             );
-            let payload = notice.to_bytes();
+            let payload = notice.to_one_line();
             let stream = match (self.standalone_attached(), self.requests.newest_attached()) {
                 (true, _) => self.standalone.as_mut(),
                 (false, Some(proxy_id)) => self.requests.stream_of(proxy_id),

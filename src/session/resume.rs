@@ -109,12 +109,14 @@ impl SessionState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::OneLine;
     use crate::stream::{Priming, StreamEnd};
     use bytes::Bytes;
 
     fn stream_with(id: u64, bytes: usize) -> StreamSender {
         let (mut stream, _rx) = StreamSender::open(id, 4, Priming::None);
-        stream.keep_for_resume(Bytes::from(vec![b'x'; bytes]), StreamEnd::Result);
+        let payload = OneLine::check(Bytes::from(vec![b'x'; bytes])).unwrap();
+        stream.keep_for_resume(payload, StreamEnd::Result);
         stream
     }
 

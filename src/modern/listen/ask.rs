@@ -58,7 +58,7 @@ pub async fn ask(
         .map_err(|_| AskError::Ended)?;
     let answer = tokio::time::timeout(deadline, async {
         while let Some(event) = rx.recv().await {
-            let Ok(frame) = Frame::parse_bytes(event.payload.clone()) else {
+            let Ok(frame) = Frame::parse_bytes(event.payload.into_bytes()) else {
                 continue;
             };
             let ours = frame.id() == Some(&id) || matches!(event.end, StreamEnd::Refused(_));

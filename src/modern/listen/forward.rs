@@ -69,7 +69,7 @@ impl ForwardedListen {
             let Some(event) = self.rx.recv().await else {
                 return Forwarded::Lost;
             };
-            let Ok(mut frame) = Frame::parse_bytes(event.payload.clone()) else {
+            let Ok(mut frame) = Frame::parse_bytes(event.payload.into_bytes()) else {
                 continue;
             };
             if let StreamEnd::Refused(status) = event.end {
