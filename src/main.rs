@@ -26,8 +26,16 @@ fn main() -> anyhow::Result<()> {
     let (host, port) = (cli.host.clone(), cli.port);
     let worker_threads = cli.worker_threads;
     let config = cli.into_config()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(worker_threads)
+    // One thread (the default): tokio's current-thread scheduler, which wakes a task with a
+    // plain queue push where the multi-thread one also coordinates with idle workers.
+    let mut builder = if worker_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(worker_threads);
+        builder
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
