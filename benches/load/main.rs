@@ -27,9 +27,11 @@
 //!
 //! Scenarios:
 //! - `calls`:   10 sessions x 10 concurrent callers x 500 calls (after a warm-up): requests/s,
-//!   p50/p99 latency and the proxy's own CPU time per call (utime+stime of the proxy process
-//!   from /proc/<pid>/stat, children excluded).
-//! - `single`:  one caller, one session, sequential calls: p50/p99 round trip.
+//!   p50/p99 latency and the proxy's own CPU time per call (the sum of its threads'
+//!   `schedstat`, nanoseconds; children excluded; 10 ms ticks of /proc/<pid>/stat where the
+//!   kernel has no schedstat).
+//! - `single`:  one caller, one session, sequential calls: p50/p99 round trip and the
+//!   proxy's CPU per call (as for `calls`).
 //! - `setup`:   sessions opened and DELETEd, without and with `--prespawn 4`, one line per
 //!   variant: `burst` (3 rounds of 100 sessions opened 10 at a time), `sequential` (100, one
 //!   at a time) and, with spares, `paced` (one at a time once the pool is full again):
