@@ -1,7 +1,5 @@
 //! Readings from /proc: CPU ticks, resident memory and the process table.
 
-use crate::proxy::PROXY_BIN;
-
 /// CPU clock ticks (utime + stime) of the proxy, of its children, and of this process.
 pub struct Cpu {
     pub proxy: u64,
@@ -132,13 +130,14 @@ pub fn live_children(pid: u32) -> Option<usize> {
     Some(live)
 }
 
-/// The process running the proxy binary in the process tree below `root` (itself included).
-pub fn proxy_pid_below(root: u32) -> u32 {
+/// The process running `program` (the proxy, or the floor) in the process tree below `root`
+/// (itself included), nearest first.
+pub fn proxy_pid_below(root: u32, program: &str) -> u32 {
     let table = processes();
-    let mut queue = vec![root];
-    while let Some(pid) = queue.pop() {
+    let mut queue = std::collections::VecDeque::from([root]);
+    while let Some(pid) = queue.pop_front() {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok();
-        if exe.is_some_and(|exe| exe == std::path::Path::new(PROXY_BIN)) {
+        if exe.is_some_and(|exe| exe == std::path::Path::new(program)) {
             return pid;
         }
         queue.extend(table.iter().filter(|p| p.ppid == pid).map(|p| p.pid));

@@ -141,7 +141,7 @@ impl Proxy {
             .map_err(|err| format!("bad address {address:?}: {err}"))?;
         if !wrap.is_empty() {
             // A wrapper may run the proxy as its child: measure the proxy itself.
-            proxy.pid = proxy_pid_below(proxy.pid);
+            proxy.pid = proxy_pid_below(proxy.pid, &target[0]);
         }
         eprintln!("proxy pid {} at {}", proxy.pid, proxy.url);
         Ok(proxy)
