@@ -33,8 +33,11 @@
 //!   → metrics → index → child → session → router → modern → sse, http → lib
 //! ```
 //!
-//! - `frame.rs`: the lossless JSON-RPC message type; `id_sniff.rs` recovers the id of a line
-//!   that could not be parsed, so its request fails instead of hanging.
+//! - `frame.rs`: the lossless JSON-RPC message type, kept as its original bytes with a light
+//!   envelope (`frame/byte_scan.rs` reads it in one pass); `frame/one_line.rs` is the only
+//!   type the stdin queue and client streams accept, so no raw line break reaches a stdin or
+//!   SSE `data:` line. `id_sniff.rs` recovers the id of a line that could not be parsed, so
+//!   its request fails instead of hanging.
 //! - `budget.rs`: byte budgets per session and proxy, per direction; a `Charge` travels with
 //!   the bytes it covers and is released when they are delivered.
 //! - `stream.rs`, `sse.rs`: client streams and their SSE encoding.
@@ -51,7 +54,8 @@
 //!   `subscriptions/listen` streams.
 //! - `backoff.rs`: restart intensity and backoff.
 //! - `child/spares.rs`: the pool of pre-spawned children (`--prespawn`) that the `Launcher`
-//!   takes from before it spawns.
+//!   takes from before it spawns; a taken spare's replacement starts once it has answered
+//!   (`child/spares/first_answer.rs`).
 //! - `process.rs`, `process/`: the OS side of a child (spawner thread, group sweep before
 //!   reaping, subreaper and orphan reaping).
 //! - `metrics.rs`, `metrics/`: Prometheus registry, scrape-time collectors; `http/ops.rs`
