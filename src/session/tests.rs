@@ -84,14 +84,19 @@ async fn next_event(rx: &mut StreamReceiver) -> Option<Value> {
     Some(serde_json::from_slice(&event.payload).unwrap())
 }
 
+/// The session configuration of a proxy started with no flags.
+fn default_config() -> Arc<crate::config::SessionConfig> {
+    crate::config::Cli::try_parse_from(["hyper-mcp-proxy"])
+        .unwrap()
+        .into_config()
+        .unwrap()
+        .session
+}
+
 impl Harness {
     /// A session whose `initialize` reached its fake child, which has not answered yet.
     async fn start() -> (Harness, StreamReceiver, FakeServer) {
-        let config = crate::config::Cli::try_parse_from(["hyper-mcp-proxy"])
-            .unwrap()
-            .into_config()
-            .unwrap()
-            .session;
+        let config = default_config();
         let global = GlobalBudgets::new(config.global_buffer_bytes);
         let budgets = global.session(config.session_buffer_bytes);
         let (closing_tx, closing) = mpsc::unbounded_channel();
@@ -348,11 +353,7 @@ async fn an_unanswered_server_request_expires_both_ways() {
 #[tokio::test(start_paused = true)]
 async fn the_handler_future_every_session_keeps_stays_about_its_message() {
     let (harness, _server) = Harness::ready().await;
-    let config = crate::config::Cli::try_parse_from(["hyper-mcp-proxy"])
-        .unwrap()
-        .into_config()
-        .unwrap()
-        .session;
+    let config = default_config();
     let global = GlobalBudgets::new(config.global_buffer_bytes);
     let (closing_tx, _closing) = mpsc::unbounded_channel();
     let (router, _) = Actor::spawn(None, RecordingRouter, closing_tx)
